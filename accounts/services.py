@@ -1,0 +1,404 @@
+"""Every write to accounts, projects, members, keys and usage goes through one of these.
+
+Views, API views, admin actions and tasks call them; none of them calls ``.save()`` on
+these models directly. Each function is atomic; emails go out after commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import (
+    KEY_PREFIXES,
+    AccountUsage,
+    ApiKey,
+    ApiKeyKind,
+    FirstUserClaim,
+    Invitation,
+    Membership,
+    Permission,
+    Plan,
+    Project,
+    ProjectUsage,
+    User,
+    month_start,
+)
+
+if TYPE_CHECKING:
+    import datetime
+
+# --- users --------------------------------------------------------------------------------
+
+
+def user_claim_first(*, user: User) -> bool:
+    """Make ``user`` superuser with every role if it is the first user ever created.
+
+    Race-safe: the claim is an insert with a fixed primary key, so exactly one of any
+    number of simultaneous callers wins. Returns whether this user won.
+    """
+    try:
+        with transaction.atomic():
+            FirstUserClaim.objects.create(user=user)
+    except IntegrityError:
+        return False
+    User.objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
+    user.is_superuser = user.is_staff = True
+    user.groups.add(*Group.objects.filter(name__in=roles.ALL_ROLES))
+    return True
+
+
+def user_on_signup(*, user: User) -> None:
+    """Everything that follows the creation of an account, by email or by social login."""
+    user.groups.add(*Group.objects.filter(name=roles.USER))
+    user_claim_first(user=user)
+    invitations_accept(user=user)
+
+
+def user_set_plan(*, user: User, plan: Plan | None) -> None:
+    User.objects.filter(pk=user.pk).update(plan=plan)
+    user.plan = plan
+
+
+def user_set_roles(*, user: User, role_names: list[str]) -> None:
+    unknown = set(role_names) - set(roles.ALL_ROLES)
+    if unknown:
+        raise ValidationError({"roles": f"unknown roles: {', '.join(sorted(unknown))}"})
+    with transaction.atomic():
+        user.groups.remove(*Group.objects.filter(name__in=roles.ALL_ROLES))
+        user.groups.add(*Group.objects.filter(name__in=role_names))
+
+
+# --- projects -----------------------------------------------------------------------------
+
+
+def require_permission(project: Project, actor: User, needed: str) -> Membership:
+    """The actor's membership, if it allows ``needed``.
+
+    Raises ``Project.DoesNotExist`` for a non-member (faces turn it into a 404, so a
+    project's existence does not leak) and ``PermissionDenied`` for too low a permission.
+    """
+    membership = Membership.objects.filter(project=project, user=actor).first()
+    if membership is None and actor.is_superuser:
+        # Platform superadmins act on any project (through /superadmin/) as its owner would.
+        return Membership(project=project, user=actor, permission=Permission.OWN)
+    if membership is None:
+        raise Project.DoesNotExist
+    if not membership.allows(needed):
+        raise PermissionDenied(f"this needs '{needed}' permission on the project")
+    return membership
+
+
+@transaction.atomic
+def project_create(
+    *,
+    owner: User,
+    name: str,
+    description: str = "",
+    icon: str = "",
+    color: str | None = None,
+    background_color: str | None = None,
+    community: bool = False,
+) -> Project:
+    project = Project(name=name, description=description, icon=icon, community=community)
+    if color:
+        project.color = color
+    if background_color:
+        project.background_color = background_color
+    project.full_clean()
+    project.save()
+    Membership.objects.create(project=project, user=owner, permission=Permission.OWN)
+    return project
+
+
+PROJECT_EDITABLE_FIELDS = ("name", "description", "icon", "color", "background_color", "community")
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor: User, **changes: object) -> Project:
+    """Change the listed fields (see ``PROJECT_EDITABLE_FIELDS``); needs ``edit``.
+
+    Making a project community (or private again) needs ``own``.
+    """
+    unknown = set(changes) - set(PROJECT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "this field cannot be changed"))
+    needed = Permission.OWN if "community" in changes and changes["community"] != project.community else Permission.EDIT
+    require_permission(project, actor, needed)
+    for field, value in changes.items():
+        setattr(project, field, value)
+    project.full_clean()
+    project.save()
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project, actor: User, confirm_name: str) -> None:
+    """Delete the project and everything it owns; needs ``own`` and the exact name typed back."""
+    require_permission(project, actor, Permission.OWN)
+    if confirm_name != project.name:
+        raise ValidationError({"confirm_name": "type the project's name to confirm deletion"})
+    project.delete()
+
+
+@transaction.atomic
+def project_join_community(*, project: Project, user: User) -> Membership:
+    """Join a community project as an editor (an existing membership is kept as it is)."""
+    if not project.community:
+        raise Project.DoesNotExist
+    membership, _ = Membership.objects.get_or_create(
+        project=project, user=user, defaults={"permission": Permission.EDIT}
+    )
+    return membership
+
+
+@transaction.atomic
+def project_transfer_ownership(*, project: Project, actor: User, new_owner: User) -> None:
+    """Make a member the owner; the previous owner stays as an editor."""
+    require_permission(project, actor, Permission.OWN)
+    target = Membership.objects.select_for_update().filter(project=project, user=new_owner).first()
+    if target is None:
+        raise ValidationError({"user": "the new owner must already be a member"})
+    if target.permission == Permission.OWN:
+        return
+    Membership.objects.filter(project=project, permission=Permission.OWN).update(permission=Permission.EDIT)
+    Membership.objects.filter(pk=target.pk).update(permission=Permission.OWN)
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InviteResult:
+    membership: Membership | None
+    invitation: Invitation | None
+
+
+@transaction.atomic
+def member_invite(*, project: Project, actor: User, email: str, permission: str = Permission.VIEW) -> InviteResult:
+    """Add a person by email; needs ``own``.
+
+    A known address becomes a member at once (and is told by email); an unknown one gets
+    an invitation email and becomes a member when it signs up. Ownership is never given
+    by invitation: use ``project_transfer_ownership``.
+    """
+    require_permission(project, actor, Permission.OWN)
+    if permission not in (Permission.VIEW, Permission.EDIT):
+        raise ValidationError({"permission": "invite with 'view' or 'edit'; transfer ownership separately"})
+    email = email.strip().lower()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        membership, created = Membership.objects.get_or_create(
+            project=project, user=user, defaults={"permission": permission}
+        )
+        if not created:
+            raise ValidationError({"email": f"{email} is already a member"})
+        _send_after_commit("added", project=project, actor=actor, email=email, permission=permission)
+        return InviteResult(membership=membership, invitation=None)
+    invitation, created = Invitation.objects.update_or_create(
+        project=project,
+        email=email,
+        accepted_at=None,
+        defaults={"permission": permission, "invited_by": actor},
+    )
+    _send_after_commit("invitation", project=project, actor=actor, email=email, permission=permission)
+    return InviteResult(membership=None, invitation=invitation)
+
+
+@transaction.atomic
+def invitations_accept(*, user: User) -> list[Membership]:
+    """Turn the open invitations for the user's address into memberships."""
+    memberships = []
+    for invitation in Invitation.objects.select_for_update().filter(email__iexact=user.email, accepted_at=None):
+        membership, _ = Membership.objects.get_or_create(
+            project_id=invitation.project_id, user=user, defaults={"permission": invitation.permission}
+        )
+        memberships.append(membership)
+    Invitation.objects.filter(email__iexact=user.email, accepted_at=None).update(accepted_at=timezone.now())
+    return memberships
+
+
+@transaction.atomic
+def invitation_cancel(*, invitation: Invitation, actor: User) -> None:
+    require_permission(invitation.project, actor, Permission.OWN)
+    invitation.delete()
+
+
+@transaction.atomic
+def member_set_permission(*, project: Project, actor: User, user: User, permission: str) -> Membership:
+    """Change a member's permission to ``view`` or ``edit``; needs ``own``."""
+    require_permission(project, actor, Permission.OWN)
+    if permission not in (Permission.VIEW, Permission.EDIT):
+        raise ValidationError({"permission": "use 'view' or 'edit'; transfer ownership to make an owner"})
+    membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+    if membership is None:
+        raise ValidationError({"user": "not a member of this project"})
+    if membership.permission == Permission.OWN:
+        raise ValidationError({"permission": "the owner's permission changes only by transferring ownership"})
+    membership.permission = permission
+    membership.save(update_fields=["permission"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, project: Project, actor: User, user: User) -> None:
+    """Remove a member; owners remove anyone but themselves, any member may leave."""
+    if actor.pk != user.pk:
+        require_permission(project, actor, Permission.OWN)
+    membership = Membership.objects.filter(project=project, user=user).first()
+    if membership is None:
+        raise ValidationError({"user": "not a member of this project"})
+    if membership.permission == Permission.OWN:
+        raise ValidationError({"user": "the owner cannot leave; transfer ownership or delete the project"})
+    membership.delete()
+
+
+def _send_after_commit(kind: str, *, project: Project, actor: User, email: str, permission: str) -> None:
+    context = {
+        "project": project,
+        "actor": actor,
+        "permission": permission,
+        "site_url": settings.SITE_URL,
+        "signup_url": settings.SITE_URL + reverse("account_signup") + f"?email={email}",
+        "project_url": settings.SITE_URL + reverse("project_detail", args=[project.pk]),
+    }
+    subject = render_to_string(f"accounts/email/{kind}_subject.txt", context).strip()
+    body = render_to_string(f"accounts/email/{kind}_message.txt", context)
+    transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
+
+
+# --- API keys -----------------------------------------------------------------------------
+
+
+def api_key_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    project: Project,
+    actor: User,
+    kind: str = ApiKeyKind.SECRET,
+    name: str = "",
+    allowed_origins: list[str] | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; return it with the plaintext, which is never available again. Needs ``edit``.
+
+    A project has at most one active publishable key: creating another revokes the old
+    one (that is the rotation).
+    """
+    require_permission(project, actor, Permission.EDIT)
+    kind = ApiKeyKind(kind)
+    origins = [o.strip().rstrip("/") for o in (allowed_origins or []) if o.strip()]
+    if kind == ApiKeyKind.SECRET and origins:
+        raise ValidationError({"allowed_origins": "only publishable keys have an origin list"})
+    if kind == ApiKeyKind.PUBLISHABLE:
+        ApiKey.objects.active().filter(project=project, kind=kind).update(revoked_at=timezone.now())
+    raw = KEY_PREFIXES[kind] + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        project=project,
+        kind=kind,
+        name=name,
+        prefix=raw[:11],
+        digest=api_key_digest(raw),
+        allowed_origins=origins,
+        created_by=actor,
+    )
+    return key, raw
+
+
+@transaction.atomic
+def api_key_update_origins(*, key: ApiKey, actor: User, allowed_origins: list[str]) -> ApiKey:
+    require_permission(key.project, actor, Permission.EDIT)
+    if key.kind != ApiKeyKind.PUBLISHABLE:
+        raise ValidationError({"allowed_origins": "only publishable keys have an origin list"})
+    key.allowed_origins = [o.strip().rstrip("/") for o in allowed_origins if o.strip()]
+    key.save(update_fields=["allowed_origins"])
+    return key
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, actor: User) -> None:
+    require_permission(key.project, actor, Permission.EDIT)
+    ApiKey.objects.filter(pk=key.pk, revoked_at=None).update(revoked_at=timezone.now())
+
+
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def api_key_authenticate(*, raw: str, kind: str) -> ApiKey | None:
+    """The active key of that kind matching ``raw``, or ``None``; records its last use.
+
+    ``last_used_at`` is written at most once a minute per key, so authentication does not
+    turn every API call into a write.
+    """
+    if not raw.startswith(KEY_PREFIXES[ApiKeyKind(kind)]):
+        return None
+    key = ApiKey.objects.active().select_related("project").filter(digest=api_key_digest(raw), kind=kind).first()
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key
+
+
+# --- usage --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageCheck:
+    allowed: bool
+    used: int
+    quota: int  # Plan.UNLIMITED (-1) for no limit
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.quota == Plan.UNLIMITED else max(self.quota - self.used, 0)
+
+
+def usage_consume(*, project: Project, requests: int = 1, day: datetime.date | None = None) -> UsageCheck:
+    """Check the project owner's monthly quota and count ``requests`` against it, atomically.
+
+    The check and the increment are one conditional ``UPDATE``, so concurrent callers can
+    never overshoot the quota. Nothing is counted when the answer is "not allowed".
+    """
+    owner = project.owner()
+    if owner is None:
+        return UsageCheck(allowed=False, used=0, quota=0)
+    month = month_start(day)
+    quota = owner.effective_plan().quota
+    with transaction.atomic():
+        AccountUsage.objects.get_or_create(user=owner, month=month)
+        counter = AccountUsage.objects.filter(user=owner, month=month)
+        if quota != Plan.UNLIMITED:
+            counter = counter.filter(count__lte=quota - requests)
+        allowed = counter.update(count=F("count") + requests) == 1
+        if allowed:
+            ProjectUsage.objects.get_or_create(project=project, month=month)
+            ProjectUsage.objects.filter(project=project, month=month).update(count=F("count") + requests)
+    used = AccountUsage.objects.filter(user=owner, month=month).values_list("count", flat=True).first() or 0
+    return UsageCheck(allowed=allowed, used=used, quota=quota)
+
+
+def usage_of(*, user: User, day: datetime.date | None = None) -> UsageCheck:
+    """The user's requests this month against their plan, without counting anything."""
+    quota = user.effective_plan().quota
+    used = AccountUsage.objects.filter(user=user, month=month_start(day)).values_list("count", flat=True).first()
+    used = used or 0
+    return UsageCheck(allowed=quota == Plan.UNLIMITED or used < quota, used=used, quota=quota)

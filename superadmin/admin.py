@@ -1,0 +1,132 @@
+"""The superadmin: a face over the same services as the UI and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.models import AccountUsage, ApiKey, Invitation, Membership, Plan, Project, ProjectUsage, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "name", "plan", "is_staff", "is_superuser", "is_active", "date_joined")
+    list_filter = ("is_staff", "is_superuser", "is_active", "groups", "plan")
+    search_fields = ("email", "name")
+    fieldsets = (
+        (None, {"fields": ("email", "password", "name")}),
+        ("Plan", {"fields": ("plan",)}),
+        ("Roles", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    filter_horizontal = ("groups",)
+    readonly_fields = ("last_login", "date_joined")
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin[Plan]):
+    list_display = ("name", "slug", "monthly_quota", "rate_limit", "is_default")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+class MembershipInline(admin.TabularInline[Membership, Project]):
+    model = Membership
+    extra = 0
+    can_delete = False
+    readonly_fields = ("user", "permission", "created_at")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin[Project]):
+    list_display = ("name", "community", "created_at", "updated_at")
+    list_filter = ("community",)
+    search_fields = ("name", "memberships__user__email")
+    fields = ("name", "description", "icon", "color", "background_color", "community")
+    inlines = (MembershipInline,)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # projects have an owner: they are created by people, in the UI or the API
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        changes = {field: form.cleaned_data[field] for field in form.changed_data}
+        # The form has already set the values on obj; reload so the service sees the stored row.
+        stored = Project.objects.get(pk=obj.pk)
+        services.project_update(project=stored, actor=request.user, **changes)  # type: ignore[arg-type]
+
+    def delete_model(self, request: HttpRequest, obj: Project) -> None:
+        services.project_delete(project=obj, actor=request.user, confirm_name=obj.name)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        for project in queryset:
+            self.delete_model(request, project)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    """Keys are shown by prefix and digest only; the plaintext was never stored."""
+
+    list_display = ("prefix", "kind", "name", "project", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("kind", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("prefix", "name", "project__name")
+    readonly_fields = (
+        "project", "kind", "name", "prefix", "digest", "allowed_origins",
+        "created_by", "created_at", "last_used_at", "revoked_at",
+    )  # fmt: skip
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.select_related("project"):
+            services.api_key_revoke(key=key, actor=request.user)  # type: ignore[arg-type]
+        messages.success(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin[Invitation]):
+    list_display = ("email", "project", "permission", "invited_by", "created_at", "accepted_at")
+    search_fields = ("email", "project__name")
+    readonly_fields = ("project", "email", "permission", "invited_by", "created_at", "accepted_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccountUsage)
+class AccountUsageAdmin(ReadOnlyAdmin):
+    list_display = ("user", "month", "count")
+    list_filter = ("month",)
+    search_fields = ("user__email",)
+
+
+@admin.register(ProjectUsage)
+class ProjectUsageAdmin(ReadOnlyAdmin):
+    list_display = ("project", "month", "count")
+    list_filter = ("month",)
+    search_fields = ("project__name",)

@@ -1,0 +1,1 @@
+"""Model-free helpers shared by every app (one topic per module)."""

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from synchronise.lib import embedded_redis
+from tests import servers
+from tests.factories import make_project, make_user
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_service() -> Iterator[None]:
+    """The embedded Redis when REDIS_URL is unset; otherwise the real one must answer.
+
+    In CI (``SYNCHRONISE_REQUIRE_SERVICES=1``) a missing service fails the run, never skips it.
+    """
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+        except redis.RedisError as exc:
+            pytest.fail(f"REDIS_URL is set but Redis does not answer: {exc}", pytrace=False)
+        yield
+        return
+    process = embedded_redis.start(Path(settings.EMBEDDED_REDIS_SOCKET))
+    yield
+    if process is not None:
+        process.terminate()
+        process.wait(5)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # Rate-limit counters and throttles live in the cache; every test starts from zero.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def alice(db):  # type: ignore[no-untyped-def]
+    """Owns projects."""
+    return make_user(email="alice@example.com", name="Alice")
+
+
+@pytest.fixture
+def bob(db):  # type: ignore[no-untyped-def]
+    """Is on Alice's team (given a membership by the test)."""
+    return make_user(email="bob@example.com", name="Bob")
+
+
+@pytest.fixture
+def charlie(db):  # type: ignore[no-untyped-def]
+    """An outsider: signed in, member of nothing of Alice's."""
+    return make_user(email="charlie@example.com", name="Charlie")
+
+
+@pytest.fixture
+def project(alice, bob):  # type: ignore[no-untyped-def]
+    """Alice owns it; Bob may edit it."""
+    return make_project(owner=alice, name="Alice's project", members={bob: "edit"})
+
+
+@pytest.fixture(scope="session")
+def asgi_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A real uvicorn process serving the platform on the test database (tests using it need
+    ``transactional_db`` so what they write is committed and visible to it)."""
+    with django_db_blocker.unblock(), servers.asgi_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):  # type: ignore[no-untyped-def]
+    """pytest-playwright launches Debian's Chromium; it cannot download its own here."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ],
+    }  # fmt: skip

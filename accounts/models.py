@@ -84,6 +84,9 @@ class FirstUserClaim(models.Model):
     class Meta:
         constraints: ClassVar = [models.CheckConstraint(condition=Q(id=1), name="first_user_claim_singleton")]
 
+    def __str__(self) -> str:
+        return f"first user: {self.user}"
+
 
 class PlanQuerySet(models.QuerySet["Plan"]):
     def default(self) -> Plan:

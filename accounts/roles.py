@@ -42,7 +42,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 def _permissions(names: tuple[str, ...]) -> list[AuthPermission]:
     if names == ("*",):
         return list(AuthPermission.objects.all())
-    found = []
+    found: list[AuthPermission] = []
     for name in names:
         app_label, codename = name.split(".", 1)
         # Missing while earlier apps migrate; the last post_migrate call sees them all.

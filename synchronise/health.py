@@ -13,7 +13,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-TIMEOUT_SECONDS = 2.0
+TIMEOUT_SECONDS = 2
 
 
 def check_database() -> None:

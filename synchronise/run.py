@@ -2,7 +2,7 @@
 
 Starts, in this order: the embedded Redis (only when ``REDIS_URL`` is unset), the ASGI
 server (HTTP + WebSocket, uvicorn), a Celery worker and Celery beat. Prints the URL once
-``/healthz`` answers. Ctrl-C (or SIGTERM) stops everything it started, web first, Redis
+``/healthz`` answers and a worker replies to a ping. Ctrl-C (or SIGTERM) stops everything it started, web first, Redis
 last; if any part dies, the rest is stopped too and the exit code is non-zero.
 """
 
@@ -61,16 +61,22 @@ class Platform:
         # A session of its own: Ctrl-C reaches only us, and we stop children in order.
         self.children.append((name, subprocess.Popen(argv, start_new_session=True)))
 
-    def wait_until_healthy(self, timeout: float = 60) -> bool:
+    def wait_until_healthy(self, timeout: float = 90) -> bool:
+        """True once ``/healthz`` answers 200 and a Celery worker answers a ping."""
+        from synchronise.celery import app
+
         url = f"http://{self.host}:{self.port}/healthz"
         deadline = time.monotonic() + timeout
+        web_ok = False
         while time.monotonic() < deadline and not self._dead_child():
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return True
-            except OSError:
-                pass
+            if not web_ok:
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as response:
+                        web_ok = response.status == 200
+                except OSError:
+                    pass
+            if web_ok and app.control.ping(timeout=0.5):
+                return True
             time.sleep(0.3)
         return False
 

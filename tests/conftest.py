@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,15 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def redis_service() -> Iterator[None]:
+def _data_dir() -> Iterator[None]:
+    """This run's data directory (see tests/environment.py) goes when the run ends."""
+    yield
+    if not os.environ.get("CI"):
+        shutil.rmtree(settings.DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_service(_data_dir: None) -> Iterator[None]:
     """The embedded Redis when REDIS_URL is unset; otherwise the real one must answer.
 
     In CI (``SYNCHRONISE_REQUIRE_SERVICES=1``) a missing service fails the run, never skips it.
@@ -29,19 +38,25 @@ def redis_service() -> Iterator[None]:
             pytest.fail(f"REDIS_URL is set but Redis does not answer: {exc}", pytrace=False)
         yield
         return
-    process = embedded_redis.start(Path(settings.EMBEDDED_REDIS_SOCKET))
+    socket_path = Path(settings.EMBEDDED_REDIS_SOCKET)
+    process = embedded_redis.start(socket_path)
     yield
     if process is not None:
         process.terminate()
         process.wait(5)
+        socket_path.unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     # Rate-limit counters and throttles live in the cache; every test starts from zero.
+    # On Redis only this run's keys go: `clear()` would flush what other processes use.
     from django.core.cache import cache
 
-    cache.clear()
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
 
 
 @pytest.fixture

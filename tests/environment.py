@@ -1,8 +1,19 @@
-"""Loaded before Django is set up: tests keep their files apart from `make run`'s."""
+"""Loaded before Django is set up: each test run gets files and databases of its own.
+
+Runs never share a SQLite file, an embedded Redis, a PostgreSQL test database or cache keys
+with ``make run`` or with another run going on at the same time (CI sets fixed names).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlparse
 
-os.environ.setdefault("SYNCHRONISE_DATA_DIR", str(Path(__file__).parent / "var" / "test"))
+_run = "ci" if os.environ.get("CI") else str(os.getpid())
+os.environ.setdefault("SYNCHRONISE_DATA_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test" / _run))
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{_run}")
+os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"test-{_run}")
+if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    _name = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/")
+    os.environ.setdefault("DATABASE_TEST_NAME", f"test_{_name}_{_run}")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) -
 def test_it_starts_the_whole_platform_and_stops_it_on_ctrl_c(tmp_path):
     port = free_port()
     env = embedded_env(tmp_path, port)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True)
+    migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
+    subprocess.run(migrate, cwd=ROOT, env=env, check=True, capture_output=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "synchronise.run"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -73,6 +75,6 @@ def test_it_starts_the_whole_platform_and_stops_it_on_ctrl_c(tmp_path):
             process.wait()
 
     # Everything it started is gone: the web port is closed and the embedded Redis stopped.
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
     assert not embedded_redis.is_running(tmp_path / "redis.sock")

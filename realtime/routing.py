@@ -1,7 +1,9 @@
-"""WebSocket routes. The realtime consumer arrives with the realtime protocol."""
+"""WebSocket routes."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from realtime.consumer import CloudConsumer
+
+websocket_urlpatterns = [path("ws/", CloudConsumer.as_asgi())]

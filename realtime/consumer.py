@@ -1,0 +1,223 @@
+"""The WebSocket face of cloud functions (DESIGN.md §4), at ``/ws/``.
+
+Authenticated by the session, or by a publishable key in the query string (``?key=pk_…``;
+browsers cannot set headers on a WebSocket) for the public client. Bad input — too large,
+not JSON, unknown type, too many messages — gets an error reply; the socket stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+
+from accounts import services as account_services
+from accounts.models import ApiKey, ApiKeyKind
+from realtime import calls
+from realtime.registry import Call, CloudError
+from realtime.subscriptions import group_name, subscription_key
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = getattr(settings, "REALTIME_MAX_MESSAGE_BYTES", 64 * 1024)
+MAX_REQUEST_ID_LENGTH = 100
+MAX_SUBSCRIPTIONS = 500
+
+
+class TokenBucket:
+    """``rate`` messages per second on average, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class CloudConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        self.api_key: ApiKey | None = None
+        self.by_request: dict[str, str] = {}  # request_id → subscription key
+        self.by_key: dict[str, set[str]] = {}  # subscription key → request_ids on this socket
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.bucket = TokenBucket(
+            rate=getattr(settings, "REALTIME_MESSAGES_PER_SECOND", 20),
+            burst=getattr(settings, "REALTIME_MESSAGE_BURST", 60),
+        )
+        raw_key = parse_qs(self.scope.get("query_string", b"").decode()).get("key", [""])[0]
+        if raw_key:
+            # A key socket may come from any site (see realtime/origin.py): never trust its cookies.
+            self.user = AnonymousUser()
+            self.api_key = await database_sync_to_async(self._publishable_key)(raw_key)
+            if self.api_key is None:
+                await self.close(code=4403)
+                return
+        # Anonymous sockets are accepted: they may call public functions and get 401 otherwise.
+        await self.accept()
+
+    def _publishable_key(self, raw: str) -> ApiKey | None:
+        key = account_services.api_key_authenticate(raw=raw, kind=ApiKeyKind.PUBLISHABLE)
+        headers = dict(self.scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode() or None
+        return key if key is not None and key.allows_origin(origin) else None
+
+    async def disconnect(self, code: int) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for key in list(getattr(self, "by_key", {})):
+            await self.channel_layer.group_discard(group_name(key), self.channel_name)
+        self.by_key, self.by_request = {}, {}
+
+    # --- incoming ---------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self.send_error(None, 400, "bad_message", "send JSON text frames")
+            return
+        if len(text_data.encode()) > MAX_MESSAGE_BYTES:
+            await self.send_error(None, 413, "message_too_large", f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
+            return
+        if not self.bucket.take():
+            await self.send_error(None, 429, "rate_limited", "too many messages; slow down")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.send_error(None, 400, "bad_message", "not valid JSON")
+            return
+        if not isinstance(message, dict):
+            await self.send_error(None, 400, "bad_message", "a message is a JSON object")
+            return
+        kind = message.get("type")
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "cloud.run":
+            await self.on_run(message)
+        elif kind == "cloud.unsubscribe":
+            await self.on_unsubscribe(message)
+        else:
+            await self.send_error(message.get("request_id"), 400, "bad_message", f"unknown message type {kind!r}")
+
+    async def on_run(self, message: dict[str, Any]) -> None:
+        request_id = message.get("request_id")
+        if not isinstance(request_id, (str, int)) or len(str(request_id)) > MAX_REQUEST_ID_LENGTH:
+            await self.send_error(None, 400, "bad_message", "request_id must be a string or number")
+            return
+        request_id = str(request_id)
+        function = message.get("function")
+        params = message.get("params") or {}
+        if not isinstance(function, str) or not isinstance(params, dict):
+            await self.send_error(request_id, 400, "bad_message", "function must be a name and params an object")
+            return
+        # The original client put `realtime` inside params; accept both places.
+        realtime = message.get("realtime", params.pop("realtime", False))
+        skip_execution = bool(message.get("skip_execution", params.pop("skip_execution", False)))
+        if realtime:
+            ignore = realtime.get("ignore", []) if isinstance(realtime, dict) else []
+            if not isinstance(ignore, list) or not all(isinstance(i, str) for i in ignore):
+                await self.send_error(request_id, 400, "bad_message", "realtime.ignore must be a list of names")
+                return
+            if len(self.by_request) >= MAX_SUBSCRIPTIONS and request_id not in self.by_request:
+                await self.send_error(request_id, 429, "too_many_subscriptions", "unsubscribe first")
+                return
+            await self.subscribe(request_id, subscription_key(function, params, ignore))
+        if skip_execution:
+            await self.send_json({"type": "cloud.result", "request_id": request_id, "status": 204, "data": None})
+            return
+        task = asyncio.create_task(self.execute(request_id, function, params))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def execute(self, request_id: str, function: str, params: dict[str, Any]) -> None:
+        started = time.perf_counter()
+
+        def stream(payload: dict[str, Any]) -> None:
+            async_to_sync(self.send_json)({"type": "cloud.result", "request_id": request_id, **payload})
+
+        call = Call(user=self.user, api_key=self.api_key, progress_sink=stream)
+        try:
+            result = await database_sync_to_async(calls.run)(function, params, call)
+        except CloudError as error:
+            await self.send_error(request_id, error.status, error.code, error.message, **error.extra)
+            return
+        except Exception:
+            logger.exception("cloud function %s failed", function)
+            await self.send_error(request_id, 500, "server_error", "the function failed")
+            return
+        await self.send_json(
+            {
+                "type": "cloud.result",
+                "request_id": request_id,
+                "status": result.status,
+                "data": result.data,
+                "execution_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        )
+
+    async def on_unsubscribe(self, message: dict[str, Any]) -> None:
+        request_id = str(message.get("request_id", ""))
+        key = self.by_request.pop(request_id, None)
+        if key is None:
+            return
+        ids = self.by_key.get(key, set())
+        ids.discard(request_id)
+        if not ids:
+            self.by_key.pop(key, None)
+            await self.channel_layer.group_discard(group_name(key), self.channel_name)
+
+    async def subscribe(self, request_id: str, key: str) -> None:
+        previous = self.by_request.get(request_id)
+        if previous == key:
+            return
+        if previous is not None:
+            await self.on_unsubscribe({"request_id": request_id})
+        self.by_request[request_id] = key
+        if key not in self.by_key:
+            self.by_key[key] = set()
+            await self.channel_layer.group_add(group_name(key), self.channel_name)
+        self.by_key[key].add(request_id)
+
+    # --- events from the channel layer ------------------------------------------------------
+
+    async def cloud_update(self, event: dict[str, Any]) -> None:
+        recipients = event.get("recipients")
+        if recipients is not None:
+            user_id = getattr(self.user, "pk", None)
+            if user_id is None or user_id not in recipients:
+                return
+        for request_id in sorted(self.by_key.get(event["key"], ())):
+            await self.send_json({"type": "cloud.data_update", "request_id": request_id})
+
+    # --- outgoing ---------------------------------------------------------------------------
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content, default=str, separators=(",", ":")))
+
+    async def send_error(self, request_id: str | None, status: int, code: str, message: str, **extra: Any) -> None:
+        await self.send_json(
+            {
+                "type": "cloud.result",
+                "request_id": request_id,
+                "status": status,
+                "code": code,
+                "message": message,
+                **extra,
+            }
+        )

@@ -1,0 +1,25 @@
+"""Which browser origins may open ``/ws/``.
+
+Sockets authenticated by the session cookie only from our own hosts (otherwise any site could
+open a socket carrying a visitor's cookie: cross-site WebSocket hijacking). Sockets that present
+a publishable key (``?key=pk_…``) from any origin: the consumer checks the key's own allow-list
+and ignores the session for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.security.websocket import AllowedHostsOriginValidator
+
+
+class OriginPolicy:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.same_site = AllowedHostsOriginValidator(inner)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if parse_qs(scope.get("query_string", b"").decode()).get("key"):
+            return await self.inner(scope, receive, send)
+        return await self.same_site(scope, receive, send)

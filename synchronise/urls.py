@@ -4,12 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from realtime.api import CloudFunctionView
 from synchronise.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("superadmin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/v1/cloud/<str:name>", CloudFunctionView.as_view(), name="cloud_function"),
     path("api/v1/", include("accounts.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

@@ -1,4 +1,4 @@
-"""Import and export of the realtime wiring, as JSON (used by the superadmin and the seed migration)."""
+"""The realtime wiring: its defaults, and import/export as JSON for the superadmin."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.db import transaction
 
 from realtime.models import RealtimeSubscription, validate_param_spec
 
-# room → [(function, params)]; a data migration seeds these and the superadmin can edit them.
+# room → [(function, params)]; created after migrate if missing, then edited in the superadmin.
 DEFAULT_WIRING: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "createOrUpdateProject": [("getProject", {"id": {"filter": "id"}}), ("projectList", {})],
     "deleteProject": [("getProject", {"id": {"filter": "id"}}), ("projectList", {})],
@@ -63,11 +63,18 @@ def wiring_import(entries: Any, *, replace: bool = False) -> int:
     return len(seen)
 
 
-def wiring_seed_defaults() -> int:
-    return wiring_import(
-        [
-            {"room": room, "function": function, "params": params}
-            for room, subscriptions in DEFAULT_WIRING.items()
-            for function, params in subscriptions
-        ]
-    )
+def wiring_seed_defaults(**_: Any) -> int:
+    """Create the default wiring that is missing; never touches existing rows.
+
+    Runs after every ``migrate`` (and the test flushes that emit it), so the defaults exist
+    from the first start. To switch a default off, disable it in the superadmin: a deleted
+    default comes back at the next migrate.
+    """
+    created = 0
+    for room, subscriptions in DEFAULT_WIRING.items():
+        for function, params in subscriptions:
+            _, was_created = RealtimeSubscription.objects.get_or_create(
+                room=room, function=function, defaults={"params": params}
+            )
+            created += was_created
+    return created

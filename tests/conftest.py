@@ -61,18 +61,19 @@ def _clear_cache() -> None:
 
 @pytest.fixture
 def alice(db):  # type: ignore[no-untyped-def]
-    """Owns projects."""
+    """Owns projects. Always created first, so she is the installation's first user (superuser);
+    Bob and Charlie depend on her, so an outsider can never become superuser by fixture order."""
     return make_user(email="alice@example.com", name="Alice")
 
 
 @pytest.fixture
-def bob(db):  # type: ignore[no-untyped-def]
+def bob(alice):  # type: ignore[no-untyped-def]
     """Is on Alice's team (given a membership by the test)."""
     return make_user(email="bob@example.com", name="Bob")
 
 
 @pytest.fixture
-def charlie(db):  # type: ignore[no-untyped-def]
+def charlie(alice):  # type: ignore[no-untyped-def]
     """An outsider: signed in, member of nothing of Alice's."""
     return make_user(email="charlie@example.com", name="Charlie")
 

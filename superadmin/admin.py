@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
 
 from accounts import services
 from accounts.models import AccountUsage, ApiKey, Invitation, Membership, Plan, Project, ProjectUsage, User
+from realtime import wiring
+from realtime.models import RealtimeSubscription
 
 
 @admin.register(User)
@@ -130,3 +137,55 @@ class ProjectUsageAdmin(ReadOnlyAdmin):
     list_display = ("project", "month", "count")
     list_filter = ("month",)
     search_fields = ("project__name",)
+
+
+class WiringImportForm(forms.Form):
+    wiring = forms.JSONField(help_text="A list of {room, function, params, enabled, description}, as exported.")
+    replace = forms.BooleanField(required=False, help_text="Delete the wiring that the import does not list.")
+
+
+@admin.register(RealtimeSubscription)
+class RealtimeSubscriptionAdmin(admin.ModelAdmin[RealtimeSubscription]):
+    """The realtime wiring: room (a change) → the cloud functions whose callers must refresh."""
+
+    list_display = ("room", "function", "params", "enabled", "description")
+    list_filter = ("enabled", "room")
+    list_editable = ("enabled",)
+    search_fields = ("room", "function", "description")
+    actions = ("export_json",)
+    change_list_template = "superadmin/realtime_changelist.html"
+
+    @admin.action(description="Export the selected wiring as JSON")
+    def export_json(self, request: HttpRequest, queryset: QuerySet[RealtimeSubscription]) -> HttpResponse:
+        selected = set(queryset.values_list("room", "function"))
+        entries = [e for e in wiring.wiring_export() if (e["room"], e["function"]) in selected]
+        response = HttpResponse(json.dumps(entries, indent=2), content_type="application/json")
+        response["Content-Disposition"] = 'attachment; filename="realtime-wiring.json"'
+        return response
+
+    def get_urls(self) -> list[URLPattern]:
+        custom = [
+            path("export/", self.admin_site.admin_view(self.export_all_view), name="realtime_wiring_export"),
+            path("import/", self.admin_site.admin_view(self.import_view), name="realtime_wiring_import"),
+        ]
+        return custom + super().get_urls()
+
+    def export_all_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return self.export_json(request, RealtimeSubscription.objects.all())
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = WiringImportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                count = wiring.wiring_import(form.cleaned_data["wiring"], replace=form.cleaned_data["replace"])
+            except ValidationError as error:
+                form.add_error("wiring", error)
+            else:
+                messages.success(request, f"Imported {count} wiring entries.")
+                return redirect("admin:realtime_realtimesubscription_changelist")
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Import realtime wiring"}
+        return render(request, "superadmin/realtime_import.html", context)

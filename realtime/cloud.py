@@ -23,7 +23,8 @@ def project_for(call: Call, project_id: int, needed: str = Permission.VIEW) -> P
     """
     if call.api_key is not None and call.api_key.project_id != project_id:
         raise Project.DoesNotExist
-    project = Project.objects.get(pk=project_id)
+    # Members only, superusers included (as in the REST API): they reach others' projects in the superadmin.
+    project = Project.objects.visible_to(call.user).get(pk=project_id)
     services.require_permission(project, call.user, needed)
     return project
 

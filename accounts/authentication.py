@@ -57,6 +57,10 @@ class PublishableKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.PermissionDenied("This origin is not allowed to use this publishable key.")
         return AnonymousUser(), key
 
+    def authenticate_header(self, request: Request) -> str:
+        # Without a challenge DRF would turn a refused key's 401 into a 403 when this class comes first.
+        return f'PublicKey header="{PUBLIC_KEY_HEADER}"'
+
 
 def request_api_key(request: Request) -> ApiKey | None:
     return request.auth if isinstance(request.auth, ApiKey) else None

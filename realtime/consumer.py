@@ -23,8 +23,9 @@ from django.contrib.auth.models import AnonymousUser
 from accounts import services as account_services
 from accounts.models import ApiKey, ApiKeyKind
 from realtime import calls
+from realtime.hub import hub
 from realtime.registry import Call, CloudError
-from realtime.subscriptions import group_name, subscription_key
+from realtime.subscriptions import subscription_key
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class CloudConsumer(AsyncWebsocketConsumer):
                 await self.close(code=4403)
                 return
         # Anonymous sockets are accepted: they may call public functions and get 401 otherwise.
+        await hub.ensure_started()
         await self.accept()
 
     def _publishable_key(self, raw: str) -> ApiKey | None:
@@ -79,10 +81,10 @@ class CloudConsumer(AsyncWebsocketConsumer):
         return key if key is not None and key.allows_origin(origin) else None
 
     async def disconnect(self, code: int) -> None:
-        for task in self.tasks:
+        for task in getattr(self, "tasks", ()):
             task.cancel()
         for key in list(getattr(self, "by_key", {})):
-            await self.channel_layer.group_discard(group_name(key), self.channel_name)
+            hub.unsubscribe(self, key)
         self.by_key, self.by_request = {}, {}
 
     # --- incoming ---------------------------------------------------------------------------
@@ -180,7 +182,7 @@ class CloudConsumer(AsyncWebsocketConsumer):
         ids.discard(request_id)
         if not ids:
             self.by_key.pop(key, None)
-            await self.channel_layer.group_discard(group_name(key), self.channel_name)
+            hub.unsubscribe(self, key)
 
     async def subscribe(self, request_id: str, key: str) -> None:
         previous = self.by_request.get(request_id)
@@ -191,18 +193,18 @@ class CloudConsumer(AsyncWebsocketConsumer):
         self.by_request[request_id] = key
         if key not in self.by_key:
             self.by_key[key] = set()
-            await self.channel_layer.group_add(group_name(key), self.channel_name)
+            hub.subscribe(self, key)
         self.by_key[key].add(request_id)
 
-    # --- events from the channel layer ------------------------------------------------------
+    # --- updates, from this process's hub -----------------------------------------------------
 
-    async def cloud_update(self, event: dict[str, Any]) -> None:
-        recipients = event.get("recipients")
+    async def deliver_update(self, key: str, recipients: list[int] | None) -> None:
+        """Tell the page to call again: only the recipients' sockets, once per subscribed request."""
         if recipients is not None:
             user_id = getattr(self.user, "pk", None)
             if user_id is None or user_id not in recipients:
                 return
-        for request_id in sorted(self.by_key.get(event["key"], ())):
+        for request_id in sorted(self.by_key.get(key, ())):
             await self.send_json({"type": "cloud.data_update", "request_id": request_id})
 
     # --- outgoing ---------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from realtime.hub import HUBS_GROUP
 from realtime.models import RealtimeSubscription
-from realtime.subscriptions import group_name, subscription_key
+from realtime.subscriptions import subscription_key
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +48,9 @@ def updates_for(room: str, filters: Mapping[str, Any]) -> list[str]:
 
 
 def deliver(room: str, filters: Mapping[str, Any], recipients: list[int] | None) -> None:
+    """One message per server process (each one's hub fans out to its own sockets)."""
     layer = get_channel_layer()
-    if layer is None:
+    keys = updates_for(room, filters)
+    if layer is None or not keys:
         return
-    for key in updates_for(room, filters):
-        message = {"type": "cloud.update", "key": key, "recipients": recipients}
-        async_to_sync(layer.group_send)(group_name(key), message)
+    async_to_sync(layer.group_send)(HUBS_GROUP, {"type": "rt.update", "keys": keys, "recipients": recipients})

@@ -1,4 +1,4 @@
-"""Subscription identity and the channel-layer group that carries its updates."""
+"""Subscription identity."""
 
 from __future__ import annotations
 
@@ -18,13 +18,9 @@ def identity_params(params: Mapping[str, Any], ignore: Iterable[str] = ()) -> di
 
 def subscription_key(function: str, params: Mapping[str, Any], ignore: Iterable[str] = ()) -> str:
     """Function + sorted parameters (minus control and ignored keys). The user is not part of
-    the key: one group serves every user subscribed to the same call, and each socket keeps
-    only updates addressed to its own user."""
+    the key: one published key reaches every user subscribed to the same call, and each socket
+    keeps only updates addressed to its own user."""
     canonical = json.dumps(
         [function, identity_params(params, ignore)], sort_keys=True, separators=(",", ":"), default=str
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-
-def group_name(key: str) -> str:
-    return f"rt.{key}"

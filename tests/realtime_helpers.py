@@ -32,6 +32,7 @@ class Socket:
         self.user = user
         self.path = "/ws/" + (f"?{query}" if query else "")
         self.headers = [(b"origin", origin.encode()), (b"host", b"localhost")]
+        self.pending: list[dict[str, Any]] = []
 
     async def connect(self) -> bool:
         if self.user is not None:
@@ -45,6 +46,8 @@ class Socket:
         await self.communicator.send_to(text_data=text)
 
     async def receive(self, timeout: float = 5) -> dict[str, Any]:
+        if self.pending:
+            return self.pending.pop(0)
         return json.loads(await self.communicator.receive_from(timeout=timeout))
 
     async def run(
@@ -54,12 +57,13 @@ class Socket:
             {"type": "cloud.run", "function": function, "params": params or {}, "request_id": request_id, **extra}
         )
         while True:
-            reply = await self.receive()
+            reply = json.loads(await self.communicator.receive_from(timeout=5))
             if reply.get("request_id") == request_id and reply.get("status") not in (100, 206):
                 return reply
+            self.pending.append(reply)  # other messages (updates, progress) wait for receive()
 
     async def nothing_within(self, seconds: float = 0.5) -> bool:
-        return await self.communicator.receive_nothing(timeout=seconds)
+        return not self.pending and await self.communicator.receive_nothing(timeout=seconds)
 
     async def close(self) -> None:
         await self.communicator.disconnect()

@@ -37,6 +37,7 @@ from accounts.models import (
     User,
     month_start,
 )
+from synchronise.lib.events import publish_change
 
 if TYPE_CHECKING:
     import datetime
@@ -47,25 +48,40 @@ if TYPE_CHECKING:
 def user_claim_first(*, user: User) -> bool:
     """Make ``user`` superuser with every role if it is the first user ever created.
 
-    Race-safe: the claim is an insert with a fixed primary key, so exactly one of any
-    number of simultaneous callers wins. Returns whether this user won.
+    Returns whether this user won. If anyone was created before this user (say, with
+    ``createsuperuser``, which does not come through here), nobody wins: a public sign-up never
+    becomes superuser of an installation that already has people. Race-safe: the claim is an
+    insert with a fixed primary key, so of simultaneous sign-ups that cannot yet see each
+    other's users, exactly one insert succeeds; the others get an ``IntegrityError``.
     """
+    if User.objects.filter(pk__lt=user.pk).exists():
+        return False
     try:
         with transaction.atomic():
             FirstUserClaim.objects.create(user=user)
+            User.objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
+            user.groups.add(*Group.objects.filter(name__in=roles.ALL_ROLES))
     except IntegrityError:
         return False
-    User.objects.filter(pk=user.pk).update(is_superuser=True, is_staff=True)
     user.is_superuser = user.is_staff = True
-    user.groups.add(*Group.objects.filter(name__in=roles.ALL_ROLES))
     return True
 
 
-def user_on_signup(*, user: User) -> None:
-    """Everything that follows the creation of an account, by email or by social login."""
+@transaction.atomic
+def user_on_signup(*, user: User, email_verified: bool = True) -> None:
+    """Everything that follows the creation of an account, by email or by social login.
+
+    The account gets the ``user`` role, and every role if it is the first one. Open
+    invitations for its address become memberships only when ``email_verified`` says the
+    address is proven to be the user's (the social provider vouched for it, or whoever
+    created the account did). Unproven, they wait until the user confirms the address
+    (the account adapter then calls ``invitations_accept``): anyone can type an invited
+    address into the sign-up form, and must not walk into the project with it.
+    """
     user.groups.add(*Group.objects.filter(name=roles.USER))
     user_claim_first(user=user)
-    invitations_accept(user=user)
+    if email_verified:
+        invitations_accept(user=user)
 
 
 def user_set_plan(*, user: User, plan: Plan | None) -> None:
@@ -102,6 +118,15 @@ def require_permission(project: Project, actor: User, needed: str) -> Membership
     return membership
 
 
+def member_ids(project: Project) -> list[int]:
+    return list(Membership.objects.filter(project=project).values_list("user_id", flat=True))
+
+
+def _publish_project(room: str, project: Project, *, also: tuple[int, ...] = (), filter_name: str = "id") -> None:
+    """Announce, after commit, a change to the project to its members (and ``also``, e.g. a removed member)."""
+    publish_change(room, filters={filter_name: project.pk}, recipients=[*member_ids(project), *also])
+
+
 @transaction.atomic
 def project_create(
     *,
@@ -121,6 +146,7 @@ def project_create(
     project.full_clean()
     project.save()
     Membership.objects.create(project=project, user=owner, permission=Permission.OWN)
+    _publish_project("createOrUpdateProject", project)
     return project
 
 
@@ -142,6 +168,7 @@ def project_update(*, project: Project, actor: User, **changes: object) -> Proje
         setattr(project, field, value)
     project.full_clean()
     project.save()
+    _publish_project("createOrUpdateProject", project)
     return project
 
 
@@ -151,7 +178,9 @@ def project_delete(*, project: Project, actor: User, confirm_name: str) -> None:
     require_permission(project, actor, Permission.OWN)
     if confirm_name != project.name:
         raise ValidationError({"confirm_name": "type the project's name to confirm deletion"})
+    recipients, project_id = member_ids(project), project.pk
     project.delete()
+    publish_change("deleteProject", filters={"id": project_id}, recipients=recipients)
 
 
 @transaction.atomic
@@ -159,9 +188,11 @@ def project_join_community(*, project: Project, user: User) -> Membership:
     """Join a community project as an editor (an existing membership is kept as it is)."""
     if not project.community:
         raise Project.DoesNotExist
-    membership, _ = Membership.objects.get_or_create(
+    membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"permission": Permission.EDIT}
     )
+    if created:
+        _publish_project("updateMembers", project, filter_name="project_id")
     return membership
 
 
@@ -176,6 +207,7 @@ def project_transfer_ownership(*, project: Project, actor: User, new_owner: User
         return
     Membership.objects.filter(project=project, permission=Permission.OWN).update(permission=Permission.EDIT)
     Membership.objects.filter(pk=target.pk).update(permission=Permission.OWN)
+    _publish_project("updateMembers", project, filter_name="project_id")
 
 
 # --- members ------------------------------------------------------------------------------
@@ -207,6 +239,7 @@ def member_invite(*, project: Project, actor: User, email: str, permission: str 
         if not created:
             raise ValidationError({"email": f"{email} is already a member"})
         _send_after_commit("added", project=project, actor=actor, email=email, permission=permission)
+        _publish_project("updateMembers", project, filter_name="project_id")
         return InviteResult(membership=membership, invitation=None)
     invitation, created = Invitation.objects.update_or_create(
         project=project,
@@ -215,19 +248,29 @@ def member_invite(*, project: Project, actor: User, email: str, permission: str 
         defaults={"permission": permission, "invited_by": actor},
     )
     _send_after_commit("invitation", project=project, actor=actor, email=email, permission=permission)
+    _publish_project("updateMembers", project, filter_name="project_id")
     return InviteResult(membership=None, invitation=invitation)
 
 
 @transaction.atomic
-def invitations_accept(*, user: User) -> list[Membership]:
-    """Turn the open invitations for the user's address into memberships."""
+def invitations_accept(*, user: User, email: str | None = None) -> list[Membership]:
+    """Turn the open invitations for ``email`` (the user's address by default) into memberships.
+
+    Call it only for an address proven to belong to the user: at sign-up when it is
+    verified, or when the user confirms it. An existing membership is kept as it is.
+    Returns the memberships of the invited projects.
+    """
+    address = email or user.email
+    invitations = list(Invitation.objects.select_for_update().filter(email__iexact=address, accepted_at=None))
     memberships = []
-    for invitation in Invitation.objects.select_for_update().filter(email__iexact=user.email, accepted_at=None):
+    for invitation in invitations:
         membership, _ = Membership.objects.get_or_create(
             project_id=invitation.project_id, user=user, defaults={"permission": invitation.permission}
         )
         memberships.append(membership)
-    Invitation.objects.filter(email__iexact=user.email, accepted_at=None).update(accepted_at=timezone.now())
+    Invitation.objects.filter(pk__in=[i.pk for i in invitations]).update(accepted_at=timezone.now())
+    for membership in memberships:
+        _publish_project("updateMembers", membership.project, filter_name="project_id")
     return memberships
 
 
@@ -235,6 +278,7 @@ def invitations_accept(*, user: User) -> list[Membership]:
 def invitation_cancel(*, invitation: Invitation, actor: User) -> None:
     require_permission(invitation.project, actor, Permission.OWN)
     invitation.delete()
+    _publish_project("updateMembers", invitation.project, filter_name="project_id")
 
 
 @transaction.atomic
@@ -250,6 +294,7 @@ def member_set_permission(*, project: Project, actor: User, user: User, permissi
         raise ValidationError({"permission": "the owner's permission changes only by transferring ownership"})
     membership.permission = permission
     membership.save(update_fields=["permission"])
+    _publish_project("updateMembers", project, filter_name="project_id")
     return membership
 
 
@@ -264,6 +309,8 @@ def member_remove(*, project: Project, actor: User, user: User) -> None:
     if membership.permission == Permission.OWN:
         raise ValidationError({"user": "the owner cannot leave; transfer ownership or delete the project"})
     membership.delete()
+    # The removed member hears this last change (their list drops the project), then nothing more.
+    _publish_project("updateMembers", project, also=(user.pk,), filter_name="project_id")
 
 
 def _send_after_commit(kind: str, *, project: Project, actor: User, email: str, permission: str) -> None:
@@ -318,6 +365,7 @@ def api_key_create(
         allowed_origins=origins,
         created_by=actor,
     )
+    _publish_project("updateKeys", project, filter_name="project_id")
     return key, raw
 
 
@@ -328,6 +376,7 @@ def api_key_update_origins(*, key: ApiKey, actor: User, allowed_origins: list[st
         raise ValidationError({"allowed_origins": "only publishable keys have an origin list"})
     key.allowed_origins = [o.strip().rstrip("/") for o in allowed_origins if o.strip()]
     key.save(update_fields=["allowed_origins"])
+    _publish_project("updateKeys", key.project, filter_name="project_id")
     return key
 
 
@@ -335,6 +384,7 @@ def api_key_update_origins(*, key: ApiKey, actor: User, allowed_origins: list[st
 def api_key_revoke(*, key: ApiKey, actor: User) -> None:
     require_permission(key.project, actor, Permission.EDIT)
     ApiKey.objects.filter(pk=key.pk, revoked_at=None).update(revoked_at=timezone.now())
+    _publish_project("updateKeys", key.project, filter_name="project_id")
 
 
 LAST_USED_RESOLUTION_SECONDS = 60

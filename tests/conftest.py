@@ -109,3 +109,9 @@ def browser_type_launch_args(browser_type_launch_args):  # type: ignore[no-untyp
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
         ],
     }  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: pytest-playwright keeps an event loop in the main thread for the
+    rest of the session, and Django's async_to_sync refuses to run beside it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

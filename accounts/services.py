@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -223,8 +224,8 @@ class InviteResult:
 def member_invite(*, project: Project, actor: User, email: str, permission: str = Permission.VIEW) -> InviteResult:
     """Add a person by email; needs ``own``.
 
-    A known address becomes a member at once (and is told by email); an unknown one gets
-    an invitation email and becomes a member when it signs up. Ownership is never given
+    A known, verified address becomes a member at once (and is told by email); any other
+    gets an invitation email and becomes a member once it signs up and proves the address. Ownership is never given
     by invitation: use ``project_transfer_ownership``.
     """
     require_permission(project, actor, Permission.OWN)
@@ -232,7 +233,9 @@ def member_invite(*, project: Project, actor: User, email: str, permission: str 
         raise ValidationError({"permission": "invite with 'view' or 'edit'; transfer ownership separately"})
     email = email.strip().lower()
     user = User.objects.filter(email__iexact=email).first()
-    if user is not None:
+    # An account whose address is unproven could belong to anyone who typed it: it gets an
+    # invitation like a stranger, accepted when the address is confirmed.
+    if user is not None and email_is_verified(user=user):
         membership, created = Membership.objects.get_or_create(
             project=project, user=user, defaults={"permission": permission}
         )
@@ -250,6 +253,13 @@ def member_invite(*, project: Project, actor: User, email: str, permission: str 
     _send_after_commit("invitation", project=project, actor=actor, email=email, permission=permission)
     _publish_project("updateMembers", project, filter_name="project_id")
     return InviteResult(membership=None, invitation=invitation)
+
+
+def email_is_verified(*, user: User) -> bool:
+    """Whether the user's address is proven theirs (or this installation verifies no address)."""
+    if settings.ACCOUNT_EMAIL_VERIFICATION == "none":
+        return True
+    return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
 
 
 @transaction.atomic

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
+
 from accounts import services
 from accounts.models import Membership, Permission, Project, User
 
 PASSWORD = "correct-horse-battery-staple"
 
 
-def make_user(*, email: str, password: str = PASSWORD, **extra: object) -> User:
+def make_user(*, email: str, password: str = PASSWORD, verified: bool = True, **extra: object) -> User:
+    """A signed-up user; ``verified``: the address was confirmed (allauth's EmailAddress row)."""
     user = User.objects.create_user(email=email, password=password, **extra)
-    services.user_on_signup(user=user)  # what allauth's adapters call for every new account
+    EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=verified)
+    services.user_on_signup(user=user, email_verified=verified)  # what allauth's adapters call
     return user
 
 

@@ -401,3 +401,15 @@ def test_accepting_keeps_an_existing_membership(alice, bob, db):
 
     assert Membership.objects.get(project=project, user=bob).permission == "edit"
     assert not Invitation.objects.filter(accepted_at=None).exists()
+
+
+def test_inviting_an_unverified_account_waits_for_its_confirmation(alice, project):
+    """Someone who registered an address they do not own must not walk in when it is invited."""
+    squatter = make_user(email="victim@example.com", verified=False)
+    result = services.member_invite(project=project, actor=alice, email="victim@example.com", permission="edit")
+    assert result.membership is None
+    assert result.invitation is not None
+    assert not project.memberships.filter(user=squatter).exists()
+
+    services.invitations_accept(user=squatter)  # what confirming the address does
+    assert project.memberships.get(user=squatter).permission == "edit"

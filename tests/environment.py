@@ -13,6 +13,11 @@ from urllib.parse import urlparse
 _run = "ci" if os.environ.get("CI") else str(os.getpid())
 os.environ.setdefault("SYNCHRONISE_DATA_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test" / _run))
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{_run}")
+# Password hashing is deliberately slow; tests create hundreds of users. Servers they start inherit it.
+os.environ.setdefault(
+    "PASSWORD_HASHERS",
+    "django.contrib.auth.hashers.MD5PasswordHasher,django.contrib.auth.hashers.PBKDF2PasswordHasher",
+)
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"test-{_run}")
 if os.environ.get("DATABASE_URL", "").startswith("postgres"):
     _name = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/")

@@ -48,7 +48,7 @@ def wiring_import(entries: Any, *, replace: bool = False) -> int:
             validate_param_spec(params)
         except ValidationError as exc:
             raise ValidationError(f"entry {index}: params: {'; '.join(exc.messages)}") from None
-        wiring, _ = RealtimeSubscription.objects.update_or_create(
+        row, _ = RealtimeSubscription.objects.update_or_create(
             room=entry["room"],
             function=entry["function"],
             defaults={
@@ -57,7 +57,7 @@ def wiring_import(entries: Any, *, replace: bool = False) -> int:
                 "description": str(entry.get("description", ""))[:200],
             },
         )
-        seen.append(wiring.pk)
+        seen.append(row.pk)
     if replace:
         RealtimeSubscription.objects.exclude(pk__in=seen).delete()
     return len(seen)
@@ -72,9 +72,9 @@ def wiring_seed_defaults(**_: Any) -> int:
     """
     created = 0
     for room, subscriptions in DEFAULT_WIRING.items():
-        for function, params in subscriptions:
-            _, was_created = RealtimeSubscription.objects.get_or_create(
-                room=room, function=function, defaults={"params": params}
+        for function, spec in subscriptions:
+            _row, was_created = RealtimeSubscription.objects.get_or_create(
+                room=room, function=function, defaults={"params": spec}
             )
             created += was_created
     return created

@@ -91,9 +91,10 @@ class FirstUserClaim(models.Model):
 class PlanQuerySet(models.QuerySet["Plan"]):
     def default(self) -> Plan:
         """The plan of users without one (created by migration; recreated if someone deleted it)."""
-        return Plan.objects.filter(is_default=True).first() or Plan.objects.get_or_create(
-            slug="free", defaults={"name": "Free", "is_default": True}
-        )[0]
+        return (
+            Plan.objects.filter(is_default=True).first()
+            or Plan.objects.get_or_create(slug="free", defaults={"name": "Free", "is_default": True})[0]
+        )
 
 
 class Plan(models.Model):

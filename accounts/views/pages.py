@@ -1,8 +1,43 @@
+"""The landing page, the dashboard and the placeholders of features still to come."""
+
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+
+from accounts.models import Membership, Project, ProjectUsage, month_start
+from accounts.views.access import signed_in
+
+DASHBOARD_PROJECTS = 6
+BUSIEST_PROJECTS = 5
+
+COMING_SOON = {
+    "components": (
+        "Components",
+        "Turn any web API into a typed, reusable component: declared inputs and outputs, "
+        "written in Python or as a declarative HTTP request, tested right in the browser.",
+    ),
+    "workflows": (
+        "Workflows",
+        "Chain components into workflows without glue code: branches run in parallel, "
+        "failed steps retry, and every run is recorded step by step.",
+    ),
+    "marketplace": (
+        "Marketplace",
+        "Publish your components for everyone, and fork the ones other people have shared into your projects.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    label: str
+    done: bool
+    url_name: str
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -11,6 +46,47 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/landing.html")
 
 
+def projects_of(request: HttpRequest) -> list[Project]:
+    """The user's projects with ``my_permission``, ``member_count`` and ``requests_this_month``."""
+    user = signed_in(request)
+    mine = Membership.objects.filter(project=OuterRef("pk"), user=user).values("permission")[:1]
+    usage = ProjectUsage.objects.filter(project=OuterRef("pk"), month=month_start()).values("count")[:1]
+    # Annotating after a filter on memberships would count only the filtered rows; filter by id.
+    return list(
+        Project.objects.filter(pk__in=Project.objects.visible_to(user).values("pk"))
+        .annotate(
+            my_permission=Subquery(mine),
+            member_count=Count("memberships", distinct=True),
+            requests_this_month=Subquery(usage),
+        )
+        .order_by("name", "id")
+    )
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/dashboard.html")
+    projects = projects_of(request)
+    # Components and workflows arrive with their apps; until then those steps stay open.
+    checklist = [
+        ChecklistItem("Create a project", bool(projects), "project_create"),
+        ChecklistItem("Create a component", False, "components_home"),
+        ChecklistItem("Create a workflow", False, "workflows_home"),
+    ]
+    used = [(p, getattr(p, "requests_this_month", None) or 0) for p in projects]
+    context = {
+        "projects": projects[:DASHBOARD_PROJECTS],
+        "project_count": len(projects),
+        "busiest": [p for p, count in sorted(used, key=lambda pair: -pair[1]) if count][:BUSIEST_PROJECTS],
+        "checklist": checklist,
+        "checklist_done": sum(item.done for item in checklist),
+        "month": month_start(),
+    }
+    return render(request, "accounts/dashboard.html", context)
+
+
+@login_required
+def coming_soon(request: HttpRequest, feature: str) -> HttpResponse:
+    if feature not in COMING_SOON:
+        raise Http404
+    title, pitch = COMING_SOON[feature]
+    return render(request, "accounts/coming_soon.html", {"feature": feature, "title": title, "pitch": pitch})

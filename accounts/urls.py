@@ -15,6 +15,7 @@ urlpatterns = [
     path("projects/", projects.project_list, name="project_list"),
     path("projects/new/", projects.project_create, name="project_create"),
     path("projects/<int:pk>/", projects.project_detail, name="project_detail"),
+    path("projects/<int:pk>/header/", projects.project_header, name="project_header"),
     path("projects/<int:pk>/delete/", projects.project_delete, name="project_delete"),
     path("projects/<int:pk>/join/", projects.project_join, name="project_join"),
     path("projects/<int:pk>/team/", team.project_team, name="project_team"),

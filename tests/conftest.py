@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
+from playwright.sync_api import Browser, sync_playwright
 
 from synchronise.lib import embedded_redis
 from tests import servers
@@ -96,6 +98,27 @@ def asgi_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: igno
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def chromium(browser_type_launch_args, monkeypatch) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    """Chromium, driven by a Playwright started for this test only.
+
+    Playwright's sync API runs an asyncio loop in the main thread for as long as it is started.
+    pytest-playwright's ``browser`` and ``page`` keep it for the whole session, which breaks every
+    later test that calls ``async_to_sync`` or ``asyncio.run``; here it stops with the test.
+    While it runs, Django refuses ORM calls from this thread unless told they are safe (they are:
+    the loop only drives the browser), and keeps their connections in a context-local store that
+    the database teardown does not see, so they are closed here.
+    """
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**browser_type_launch_args)
+        try:
+            yield browser
+        finally:
+            connections.close_all()
+            browser.close()
 
 
 @pytest.fixture(scope="session")

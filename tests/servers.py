@@ -71,9 +71,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def asgi_server(**env: str) -> Iterator[str]:
-    """Run uvicorn on a free loopback port; yield its base URL."""
-    port = free_port()
+def asgi_server(*, port: int | None = None, **env: str) -> Iterator[str]:
+    """Run uvicorn on loopback (a free port unless given); yield its base URL."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             sys.executable, "-m", "uvicorn", "synchronise.asgi:application",

@@ -8,13 +8,11 @@ the way, screenshots of the main pages at laptop and phone widths go to ``test-a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connections
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts.models import Membership, Permission, Project, User
 
@@ -23,27 +21,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "a-long-browser-test-passphrase"
-
-
-@pytest.fixture
-def chromium(browser_type_launch_args, monkeypatch) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
-    """Chromium, driven by a Playwright started for this test only.
-
-    Playwright's sync API runs an asyncio loop in the main thread for as long as it is started.
-    pytest-playwright's ``browser`` and ``page`` keep it for the whole session, which breaks every
-    later test that calls ``async_to_sync`` or ``asyncio.run``; here it stops with the test.
-    While it runs, Django refuses ORM calls from this thread unless told they are safe (they are:
-    the loop only drives the browser), and keeps their connections in a context-local store that
-    the database teardown does not see, so they are closed here.
-    """
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**browser_type_launch_args)
-        try:
-            yield browser
-        finally:
-            connections.close_all()
-            browser.close()
 
 
 class Shots:

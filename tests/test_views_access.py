@@ -52,6 +52,7 @@ PROJECT_INFO = {
 PAGES = [
     Page("get", "project_detail", Permission.VIEW),
     Page("post", "project_detail", Permission.EDIT, PROJECT_INFO),
+    Page("get", "project_header", Permission.VIEW),
     Page("get", "project_delete", Permission.OWN),
     Page("post", "project_delete", Permission.OWN, {"confirm_name": "Alice's project"}),
     Page("get", "project_team", Permission.VIEW),

@@ -66,6 +66,19 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/project_detail.html", {**tab_context(project, membership, "info"), "form": form})
 
 
+PROJECT_TABS = ("info", "team", "keys", "connect")
+
+
+@login_required
+@require_http_methods(["GET"])
+def project_header(request: HttpRequest, pk: int) -> HttpResponse:
+    """The header of the project pages alone, fetched again when the project changes (realtime)."""
+    project, membership = member_project(request, pk, Permission.VIEW)
+    tab = request.GET.get("tab", "info")
+    tab = tab if tab in PROJECT_TABS else "info"
+    return render(request, "accounts/partials/project_header.html", tab_context(project, membership, tab))
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_delete(request: HttpRequest, pk: int) -> HttpResponse:

@@ -35,6 +35,15 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // Signed-in pages keep a realtime socket open; the navbar says when it is lost.
+  document.addEventListener("DOMContentLoaded", () => {
+    const indicator = document.getElementById("connection-lost");
+    if (!window.Synchronise || !document.body.classList.contains("signed-in")) return;
+    window.Synchronise.Connection.Lost(() => { if (indicator) indicator.hidden = false; });
+    window.Synchronise.Connection.Connected(() => { if (indicator) indicator.hidden = true; });
+    window.Synchronise.init();
+  });
+
   // A page answering a POST that showed a secret once: point the address bar at the
   // page's GET URL, so reloading asks for the ordinary page instead of re-posting.
   document.addEventListener("DOMContentLoaded", () => {

@@ -61,3 +61,6 @@ def test_the_swagger_ui_is_served(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+    # Served from our own static files: a self-hosted install may have no internet access.
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
+    assert b"cdn.jsdelivr.net" not in response.content

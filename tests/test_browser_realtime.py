@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
+from accounts import services
 from tests import servers
 from tests.realtime_helpers import session_cookie
 
@@ -72,3 +75,20 @@ def test_the_navbar_shows_a_lost_connection_and_recovers(chromium, alice, transa
         # The client reconnects with backoff on its own.
         expect(indicator).to_be_hidden(timeout=20000)
         page.wait_for_function("window.Synchronise.Connection.connected")
+
+
+def test_the_team_list_refreshes_when_someone_is_added(chromium, asgi_url, alice, bob, charlie, project):
+    b = signed_in_context(chromium, asgi_url, bob).new_page()
+    b.goto(f"{asgi_url}/projects/{project.pk}/team/")
+    b.wait_for_function("window.Synchronise.Connection.connected")
+    members = b.locator("#members")
+    expect(members).not_to_contain_text("charlie@example.com")
+
+    # Off Playwright's thread: its event loop would stop async_to_sync from publishing.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(
+            services.member_invite, project=project, actor=alice, email=charlie.email, permission="view"
+        ).result()
+
+    expect(members).to_contain_text("charlie@example.com", timeout=1500)
+    expect(b.locator("#members-card")).to_have_count(1)  # swapped inside, not nested

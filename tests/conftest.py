@@ -19,10 +19,11 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 @pytest.fixture(scope="session", autouse=True)
 def _data_dir() -> Iterator[None]:
-    """This run's data directory (see tests/environment.py) goes when the run ends."""
+    """This run's data directory (see tests/environment.py) starts without mail from an
+    earlier run (CI reuses its name) and goes when the run ends."""
+    shutil.rmtree(Path(settings.DATA_DIR) / "mail", ignore_errors=True)
     yield
-    if not os.environ.get("CI"):
-        shutil.rmtree(settings.DATA_DIR, ignore_errors=True)
+    shutil.rmtree(settings.DATA_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

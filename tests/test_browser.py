@@ -53,7 +53,8 @@ def sign_up(page: Page, base: str, email: str, shot: Shots | None = None) -> Non
 
 def confirmation_link(*, to: str) -> str:
     """The address-confirmation link the server emailed to ``to`` (the file-based mail backend)."""
-    for message in sorted((Path(settings.DATA_DIR) / "mail").glob("*")):
+    newest_first = sorted((Path(settings.DATA_DIR) / "mail").glob("*"), key=lambda f: f.stat().st_mtime, reverse=True)
+    for message in newest_first:
         text = message.read_text()
         if f"To: {to}" in text:
             found = re.search(r"https?://\S+/accounts/confirm-email/\S+/", text)

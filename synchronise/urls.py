@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from components.api import LegacyRunView
 from realtime.api import CloudFunctionView
 from synchronise.health import healthz
 
@@ -13,6 +14,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/cloud/<str:name>", CloudFunctionView.as_view(), name="cloud_function"),
     path("api/v1/", include("accounts.api.urls")),
+    path("api/v1/", include("components.urls")),
+    # The original product's route, kept for its clients.
+    path("component/run", LegacyRunView.as_view(), name="legacy-component-run"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("", include("accounts.urls")),

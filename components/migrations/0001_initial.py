@@ -7,112 +7,274 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_free_plan'),
+        ("accounts", "0002_free_plan"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Component',
+            name="Component",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('code', 'Python code'), ('http', 'HTTP request'), ('builtin', 'Built-in connector')], default='code', max_length=8)),
-                ('inputs', models.JSONField(blank=True, default=list, help_text='[{name, type, subtype?, optional?, …}]')),
-                ('outputs', models.JSONField(blank=True, default=list, help_text='[{name, type, subtype?, optional?, …}]')),
-                ('code', models.TextField(blank=True, help_text='kind=code: Python defining run(inputs, ctx).')),
-                ('http', models.JSONField(blank=True, default=dict, help_text='kind=http: the request template and mappings.')),
-                ('builtin', models.CharField(blank=True, help_text="kind=builtin: the connector's name.", max_length=100)),
-                ('name', models.CharField(max_length=120)),
-                ('description', models.TextField(blank=True, max_length=5000)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('icon', models.CharField(blank=True, max_length=32)),
-                ('public', models.BooleanField(default=False, help_text="May be run with the project's publishable key.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='components', to='accounts.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("code", "Python code"), ("http", "HTTP request"), ("builtin", "Built-in connector")],
+                        default="code",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "inputs",
+                    models.JSONField(blank=True, default=list, help_text="[{name, type, subtype?, optional?, …}]"),
+                ),
+                (
+                    "outputs",
+                    models.JSONField(blank=True, default=list, help_text="[{name, type, subtype?, optional?, …}]"),
+                ),
+                ("code", models.TextField(blank=True, help_text="kind=code: Python defining run(inputs, ctx).")),
+                (
+                    "http",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="kind=http: the request template and mappings."
+                    ),
+                ),
+                (
+                    "builtin",
+                    models.CharField(blank=True, help_text="kind=builtin: the connector's name.", max_length=100),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("description", models.TextField(blank=True, max_length=5000)),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("icon", models.CharField(blank=True, max_length=32)),
+                (
+                    "public",
+                    models.BooleanField(default=False, help_text="May be run with the project's publishable key."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="components", to="accounts.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ('project', 'name', 'id'),
+                "ordering": ("project", "name", "id"),
             },
         ),
         migrations.CreateModel(
-            name='ComponentVersion',
+            name="ComponentVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('code', 'Python code'), ('http', 'HTTP request'), ('builtin', 'Built-in connector')], default='code', max_length=8)),
-                ('inputs', models.JSONField(blank=True, default=list, help_text='[{name, type, subtype?, optional?, …}]')),
-                ('outputs', models.JSONField(blank=True, default=list, help_text='[{name, type, subtype?, optional?, …}]')),
-                ('code', models.TextField(blank=True, help_text='kind=code: Python defining run(inputs, ctx).')),
-                ('http', models.JSONField(blank=True, default=dict, help_text='kind=http: the request template and mappings.')),
-                ('builtin', models.CharField(blank=True, help_text="kind=builtin: the connector's name.", max_length=100)),
-                ('number', models.PositiveIntegerField()),
-                ('changelog', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('component', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='components.component')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("code", "Python code"), ("http", "HTTP request"), ("builtin", "Built-in connector")],
+                        default="code",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "inputs",
+                    models.JSONField(blank=True, default=list, help_text="[{name, type, subtype?, optional?, …}]"),
+                ),
+                (
+                    "outputs",
+                    models.JSONField(blank=True, default=list, help_text="[{name, type, subtype?, optional?, …}]"),
+                ),
+                ("code", models.TextField(blank=True, help_text="kind=code: Python defining run(inputs, ctx).")),
+                (
+                    "http",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="kind=http: the request template and mappings."
+                    ),
+                ),
+                (
+                    "builtin",
+                    models.CharField(blank=True, help_text="kind=builtin: the connector's name.", max_length=100),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("changelog", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "component",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="components.component"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ('component', '-number'),
+                "ordering": ("component", "-number"),
             },
         ),
         migrations.CreateModel(
-            name='Credential',
+            name="Credential",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, validators=[django.core.validators.RegexValidator('^[A-Z][A-Z0-9_]{0,63}$', 'Use capitals, digits and underscores, e.g. STRIPE_KEY.')])),
-                ('ciphertext', models.TextField(help_text='key id, nonce and AES-GCM ciphertext; see components/credentials.py')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credentials', to='accounts.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        max_length=64,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z][A-Z0-9_]{0,63}$", "Use capitals, digits and underscores, e.g. STRIPE_KEY."
+                            )
+                        ],
+                    ),
+                ),
+                (
+                    "ciphertext",
+                    models.TextField(help_text="key id, nonce and AES-GCM ciphertext; see components/credentials.py"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="credentials", to="accounts.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ('project', 'name'),
+                "ordering": ("project", "name"),
             },
         ),
         migrations.CreateModel(
-            name='Execution',
+            name="Execution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('timed_out', 'Timed out')], db_index=True, default='queued', max_length=10)),
-                ('trigger', models.CharField(choices=[('api', 'API'), ('editor', 'Editor'), ('legacy', 'Legacy /component/run'), ('workflow', 'Workflow step')], default='api', max_length=10)),
-                ('inputs', models.JSONField(blank=True, default=dict, help_text='As validated, secrets masked.')),
-                ('outputs', models.JSONField(blank=True, default=dict)),
-                ('logs', models.JSONField(blank=True, default=list)),
-                ('error', models.JSONField(blank=True, help_text='{code, message, …}', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.FloatField(blank=True, null=True)),
-                ('api_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.apikey')),
-                ('component', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='components.component')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='accounts.project')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='components.componentversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("timed_out", "Timed out"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("api", "API"),
+                            ("editor", "Editor"),
+                            ("legacy", "Legacy /component/run"),
+                            ("workflow", "Workflow step"),
+                        ],
+                        default="api",
+                        max_length=10,
+                    ),
+                ),
+                ("inputs", models.JSONField(blank=True, default=dict, help_text="As validated, secrets masked.")),
+                ("outputs", models.JSONField(blank=True, default=dict)),
+                ("logs", models.JSONField(blank=True, default=list)),
+                ("error", models.JSONField(blank=True, help_text="{code, message, …}", null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_ms", models.FloatField(blank=True, null=True)),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.apikey",
+                    ),
+                ),
+                (
+                    "component",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="executions",
+                        to="components.component",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="executions", to="accounts.project"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="components.componentversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('-created_at', '-id'),
+                "ordering": ("-created_at", "-id"),
             },
         ),
         migrations.AddIndex(
-            model_name='component',
-            index=models.Index(fields=['project', 'name'], name='components__project_736a3a_idx'),
+            model_name="component",
+            index=models.Index(fields=["project", "name"], name="components__project_736a3a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='componentversion',
-            constraint=models.UniqueConstraint(fields=('component', 'number'), name='one_version_number'),
+            model_name="componentversion",
+            constraint=models.UniqueConstraint(fields=("component", "number"), name="one_version_number"),
         ),
         migrations.AddConstraint(
-            model_name='credential',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='one_credential_name'),
+            model_name="credential",
+            constraint=models.UniqueConstraint(fields=("project", "name"), name="one_credential_name"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['component', '-created_at'], name='components__compone_53f3a9_idx'),
+            model_name="execution",
+            index=models.Index(fields=["component", "-created_at"], name="components__compone_53f3a9_idx"),
         ),
     ]

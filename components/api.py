@@ -1,0 +1,277 @@
+"""``/api/v1/components/``, ``/api/v1/executions/`` and the original ``POST /component/run``.
+
+Views find components through ``visible_components`` (membership, the API key's project, or the
+validation roles) and change them through ``components.services`` / ``components.runs``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import PublishableKeyAuthentication, SecretKeyAuthentication, request_api_key
+from accounts.models import ApiKeyKind, Permission, Project
+from accounts.services import require_permission
+from components import errors, runs, services
+from components.errors import RunError
+from components.models import Component, ComponentVersion, Execution, Trigger
+
+SYNC_TIMEOUT_SECONDS = 30.0
+
+
+def visible_components(request: Request) -> QuerySet[Component]:
+    """Components the requester may read: a key's project only; people: their projects."""
+    key = request_api_key(request)
+    components = Component.objects.select_related("project")
+    if key is not None:
+        components = components.filter(project_id=key.project_id)
+        return components.filter(public=True) if key.kind == ApiKeyKind.PUBLISHABLE else components
+    if not request.user.is_authenticated:
+        return components.none()
+    return components.filter(project__in=Project.objects.visible_to(request.user))
+
+
+def runnable_component(request: Request, pk: Any) -> Component:
+    """The component to run, or ``RunError`` 104 (unknown, or not yours: existence does not leak)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise RunError(errors.UNKNOWN_ID, "unknown component") from None
+    found = visible_components(request).filter(pk=pk).first()
+    if found is None and request.user.is_authenticated and request.user.has_perm("accounts.run_any_component"):
+        found = Component.objects.select_related("project").filter(pk=pk).first()  # validation roles
+    if found is None:
+        raise RunError(errors.UNKNOWN_ID, f"unknown component {pk}")
+    return found
+
+
+class ComponentSerializer(serializers.ModelSerializer[Component]):
+    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all())
+    latest_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Component
+        fields = (
+            "id", "project", "name", "description", "tags", "icon", "public", "kind",
+            "inputs", "outputs", "code", "http", "builtin", "latest_version", "created_at", "updated_at",
+        )  # fmt: skip
+        read_only_fields = ("id", "latest_version", "created_at", "updated_at")
+
+    def get_latest_version(self, component: Component) -> int | None:
+        return max((v.number for v in component.versions.all()), default=None)
+
+
+class VersionSerializer(serializers.ModelSerializer[ComponentVersion]):
+    class Meta:
+        model = ComponentVersion
+        fields = ("number", "changelog", "kind", "inputs", "outputs", "code", "http", "builtin", "created_at")
+
+
+class ExecutionSerializer(serializers.ModelSerializer[Execution]):
+    version = serializers.IntegerField(source="version.number", allow_null=True, default=None)
+
+    class Meta:
+        model = Execution
+        fields = (
+            "id", "component", "version", "status", "trigger", "inputs", "outputs", "logs", "error",
+            "created_at", "started_at", "finished_at", "duration_ms",
+        )  # fmt: skip
+
+
+def _field_errors(error: ValidationError) -> DRFValidationError:
+    return DRFValidationError(error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages})
+
+
+def run_response(execution: Execution) -> Response:
+    """200 with outputs; the error's status and body; 202 with the id when still running."""
+    body = ExecutionSerializer(execution).data
+    if not execution.is_finished:
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+    if execution.error:
+        return Response({**execution.error, "execution": body}, status=errors.http_status(execution.error["code"]))
+    return Response(body, status=status.HTTP_200_OK)
+
+
+@extend_schema(tags=["components"])
+class ComponentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet[Component],
+):
+    """Components of your projects. Members with ``edit`` change them; ``view`` reads and runs."""
+
+    serializer_class = ComponentSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Component]:
+        return visible_components(self.request).prefetch_related("versions").order_by("project_id", "name", "id")
+
+    def get_object(self) -> Component:
+        component = super().get_object()
+        if self.request.method not in ("GET", "HEAD", "OPTIONS") or self.action in ("publish", "duplicate"):
+            self._require(component.project, Permission.EDIT)
+        return component
+
+    def _require(self, project: Project, needed: str) -> None:
+        key = request_api_key(self.request)
+        if key is not None and key.kind == ApiKeyKind.PUBLISHABLE:
+            raise PermissionDenied("a publishable key only runs components")
+        require_permission(project, self.request.user, needed)  # type: ignore[arg-type]
+
+    def perform_create(self, serializer: ComponentSerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        project = data.pop("project")
+        key = request_api_key(self.request)
+        if not Project.objects.visible_to(self.request.user).filter(pk=project.pk).exists() or (
+            key is not None and key.project_id != project.pk
+        ):
+            raise DRFValidationError({"project": ["unknown project"]})
+        try:
+            serializer.instance = services.component_create(project=project, actor=self.request.user, **data)  # type: ignore[arg-type]
+        except ValidationError as error:
+            raise _field_errors(error) from None
+
+    def perform_update(self, serializer: ComponentSerializer) -> None:  # type: ignore[override]
+        data = dict(serializer.validated_data)
+        data.pop("project", None)
+        try:
+            serializer.instance = services.component_update(
+                component=serializer.instance,
+                actor=self.request.user,
+                **data,  # type: ignore[arg-type]
+            )
+        except ValidationError as error:
+            raise _field_errors(error) from None
+
+    def perform_destroy(self, instance: Component) -> None:
+        services.component_delete(component=instance, actor=self.request.user)  # type: ignore[arg-type]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: VersionSerializer}, summary="Publish the draft")
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, pk: str) -> Response:
+        component = self.get_object()
+        try:
+            version = services.component_publish(
+                component=component,
+                actor=request.user,
+                changelog=str(request.data.get("changelog", "")),  # type: ignore[arg-type]
+            )
+        except ValidationError as error:
+            raise _field_errors(error) from None
+        return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={201: ComponentSerializer}, summary="Copy the component")
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: str) -> Response:
+        copy = services.component_duplicate(component=self.get_object(), actor=request.user)  # type: ignore[arg-type]
+        return Response(ComponentSerializer(copy).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=VersionSerializer(many=True), summary="The published versions")
+    @action(detail=True, methods=["get"])
+    def versions(self, request: Request, pk: str) -> Response:
+        return Response(VersionSerializer(self.get_object().versions.all(), many=True).data)
+
+
+class RunView(APIView):
+    """``POST /api/v1/components/{id}/run``: the body is the inputs."""
+
+    authentication_classes = (SecretKeyAuthentication, PublishableKeyAuthentication, SessionAuthentication)
+    permission_classes = (AllowAny,)  # who may run is `runnable_component`'s business: 104 otherwise
+    allows_publishable_key = True
+
+    @extend_schema(
+        tags=["components"],
+        summary="Run a component",
+        request=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("async", OpenApiTypes.BOOL, description="Return 202 with the execution at once."),
+            OpenApiParameter("version", OpenApiTypes.STR, description="A version number, or 'draft' (editors)."),
+            OpenApiParameter("timeout", OpenApiTypes.FLOAT, description="Seconds to wait (default 30)."),
+        ],
+        responses={200: ExecutionSerializer, 202: ExecutionSerializer},
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        return self.run(request, pk, dict(request.data), trigger=Trigger.API)
+
+    def run(self, request: Request, pk: Any, inputs: dict[str, Any], *, trigger: str) -> Response:
+        version = request.query_params.get("version")
+        try:
+            component = runnable_component(request, pk)
+            if version == runs.DRAFT:
+                self._require_editor(request, component)
+            execution = runs.run_start(
+                component=component,
+                inputs=inputs,
+                trigger=Trigger.EDITOR if version == runs.DRAFT else trigger,
+                version=version,
+                user=request.user,  # type: ignore[arg-type]
+                api_key=request_api_key(request),
+            )
+        except RunError as error:
+            return Response(error.as_dict(), status=error.http_status)
+        if request.query_params.get("async") in ("1", "true"):
+            return run_response(execution)
+        timeout = min(float(request.query_params.get("timeout") or SYNC_TIMEOUT_SECONDS), 120.0)
+        return run_response(runs.run_wait(execution, timeout=timeout))
+
+    def _require_editor(self, request: Request, component: Component) -> None:
+        if request_api_key(request) is not None and request_api_key(request).kind == ApiKeyKind.PUBLISHABLE:  # type: ignore[union-attr]
+            raise RunError(errors.NOT_ALLOWED, "the draft runs only for the project's editors")
+        try:
+            require_permission(component.project, request.user, Permission.EDIT)  # type: ignore[arg-type]
+        except (PermissionDenied, Project.DoesNotExist):
+            raise RunError(errors.NOT_ALLOWED, "the draft runs only for the project's editors") from None
+
+
+class LegacyRunView(RunView):
+    """The original ``POST /component/run`` with ``x-synchronise-public-key`` and ``{id, …inputs}``."""
+
+    @extend_schema(tags=["components"], summary="Run a component (original route)", request=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: str = "") -> Response:
+        inputs = dict(request.data)
+        if "id" not in inputs:
+            error = RunError(errors.MISSING_ID, "the component id is missing")
+            return Response(error.as_dict(), status=error.http_status)
+        return self.run(request, inputs.pop("id"), inputs, trigger=Trigger.LEGACY)
+
+
+class RunnerOrMember(BasePermission):
+    """Signed-in people, secret keys, and publishable keys (which see only the runs they started)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user.is_authenticated or request_api_key(request) is not None)
+
+
+@extend_schema(tags=["components"])
+class ExecutionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet[Execution]):
+    """Executions of the components you can read; with a publishable key, the runs it started."""
+
+    serializer_class = ExecutionSerializer
+    authentication_classes = (SecretKeyAuthentication, PublishableKeyAuthentication, SessionAuthentication)
+    permission_classes = (RunnerOrMember,)
+    allows_publishable_key = True
+
+    def get_queryset(self) -> QuerySet[Execution]:
+        queryset = Execution.objects.select_related("version")
+        key = request_api_key(self.request)
+        if key is not None and key.kind == ApiKeyKind.PUBLISHABLE:
+            queryset = queryset.filter(api_key=key)
+        else:
+            queryset = queryset.filter(component__in=visible_components(self.request))
+        component = self.request.query_params.get("component")
+        return queryset.filter(component_id=component) if component and component.isdigit() else queryset

@@ -1,0 +1,51 @@
+"""Code components: the sandbox runs the code; the host serves ``ctx.http`` with secrets substituted.
+
+Plaintext credentials never enter the sandbox: code writes ``{{ secrets.NAME }}`` in headers or
+bodies and the host substitutes it on the way out, through the SSRF-guarded client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components import errors
+from components.errors import RunError
+from components.models import Execution
+
+
+def run_code(execution: Execution, code: str) -> Any:
+    """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
+    from components.credentials import credential_values, mask, render_secrets
+    from components.sandbox import HttpRequest, HttpResponse, Job, Limits, get_pool
+    from synchronise.lib import outbound
+
+    secrets = credential_values(project=execution.project)
+
+    def serve_http(request: HttpRequest) -> HttpResponse:
+        try:
+            response = outbound.request(
+                request.method,
+                render_secrets(request.url, secrets),
+                headers=render_secrets(request.headers, secrets),
+                params=render_secrets(request.params, secrets),
+                json=render_secrets(request.json, secrets),
+                data=render_secrets(request.data, secrets),
+            )
+        except outbound.OutboundError as error:
+            return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
+        return HttpResponse(status=response.status, headers=dict(response.headers), body=response.content)
+
+    def on_log(line: str) -> None:
+        execution.logs.append(mask(line, secrets.values()))
+
+    outcome = get_pool().run(
+        Job(code=code, inputs=execution.inputs, idempotency_key=f"execution-{execution.pk}"),
+        limits=Limits(),
+        on_log=on_log,
+        on_progress=lambda step, message: None,
+        http=serve_http,
+    )
+    if not outcome.ok:
+        error = outcome.error or {"code": errors.EXECUTION_FAILED, "message": "the sandbox failed"}
+        raise RunError(**error)
+    return outcome.outputs

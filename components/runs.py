@@ -1,0 +1,174 @@
+"""Running a component: start (in the web process), execute (in a Celery worker), wait (for sync calls).
+
+The Execution row is the source of truth: ``run_start`` validates the inputs, counts the request
+against the plan, records a queued Execution and enqueues its id after commit; the worker claims
+it (queued → running, once), runs the implementation and records the outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, Project, User
+from accounts.services import member_ids, usage_consume
+from components import errors
+from components.errors import RunError
+from components.models import Component, ComponentVersion, Execution, Kind, Status, Trigger
+from components.types import check_outputs, coerce_inputs
+from synchronise.lib.events import publish_change
+
+DRAFT = "draft"
+MAX_LOG_LINES = 1000
+
+
+def implementation_of(component: Component, version: int | str | None) -> Component | ComponentVersion:
+    """The draft (``"draft"``), a version by number, or the latest version (``None``).
+
+    Raises ``RunError`` 104 for an unknown version; a component never published runs its draft
+    only from the editor (``"draft"``).
+    """
+    if version == DRAFT:
+        return component
+    versions = component.versions.all()
+    found = versions.filter(number=int(version)).first() if version is not None else versions.first()
+    if found is None:
+        what = f"version {version}" if version is not None else "a published version"
+        raise RunError(errors.UNKNOWN_ID, f"component {component.pk} has no {what}")
+    return found
+
+
+def _finish(execution: Execution, *, status: str, outputs: Any = None, error: dict[str, Any] | None = None) -> None:
+    now = timezone.now()
+    started = execution.started_at or now
+    Execution.objects.filter(pk=execution.pk).update(
+        status=status,
+        outputs=outputs or {},
+        error=error,
+        logs=execution.logs[-MAX_LOG_LINES:],
+        started_at=started,
+        finished_at=now,
+        duration_ms=round((now - started).total_seconds() * 1000, 3),
+    )
+    _announce(execution)
+
+
+def _announce(execution: Execution) -> None:
+    publish_change(
+        "executionUpdate",
+        filters={"id": execution.pk, "component_id": execution.component_id},
+        recipients=member_ids(execution.project),
+    )
+
+
+def run_start(
+    *,
+    component: Component,
+    inputs: dict[str, Any],
+    trigger: str = Trigger.API,
+    version: int | str | None = None,
+    user: User | None = None,
+    api_key: ApiKey | None = None,
+) -> Execution:
+    """Validate, count and enqueue a run; returns the queued Execution.
+
+    Raises ``RunError``: 101/102 for bad inputs (recorded as a failed execution, not counted),
+    104 for an unknown version, 108 when the plan's monthly quota is used up (nothing recorded).
+    """
+    implementation = implementation_of(component, version)
+    version_row = implementation if isinstance(implementation, ComponentVersion) else None
+    execution = Execution(
+        project=component.project,
+        component=component,
+        version=version_row,
+        trigger=trigger,
+        inputs=inputs,
+        user=user if user is not None and user.is_authenticated else None,
+        api_key=api_key,
+    )
+    try:
+        execution.inputs = coerce_inputs(implementation.inputs, inputs)
+    except RunError as error:
+        # Recorded, so the caller can find out what was sent; not counted against the plan.
+        execution.status, execution.error = Status.FAILED, error.as_dict()
+        execution.started_at = execution.finished_at = timezone.now()
+        execution.save()
+        raise
+    with transaction.atomic():
+        usage = usage_consume(project=component.project)
+        if not usage.allowed:
+            raise RunError(
+                errors.QUOTA_EXCEEDED,
+                "the monthly request quota of this project's plan is used up",
+                quota=usage.quota,
+                used=usage.used,
+            )
+        execution.save()
+        from components.tasks import run_component
+
+        transaction.on_commit(lambda: run_component.delay(execution.pk))
+        _announce(execution)
+    return execution
+
+
+def run_wait(execution: Execution, *, timeout: float) -> Execution:
+    """The execution once finished, or as it stands after ``timeout`` seconds (polling the database)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        execution.refresh_from_db()
+        if execution.is_finished or time.monotonic() >= deadline:
+            return execution
+        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+        delay = min(delay * 1.5, 0.1)
+
+
+def run_execute(execution_id: int) -> None:
+    """Worker side: claim the execution and run it; a second delivery of the same id does nothing."""
+    claimed = Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return
+    execution = Execution.objects.select_related("component", "version", "project").get(pk=execution_id)
+    _announce(execution)
+    implementation: Component | ComponentVersion = execution.version or execution.component
+    try:
+        outputs = _run_implementation(execution, implementation)
+        outputs = check_outputs(implementation.outputs, outputs)
+    except RunError as error:
+        status = Status.TIMED_OUT if error.code == errors.WALL_TIME else Status.FAILED
+        _finish(execution, status=status, error=_masked(execution.project, error.as_dict()))
+        return
+    _finish(execution, status=Status.SUCCEEDED, outputs=_masked(execution.project, outputs))
+
+
+def _masked(project: Project, value: Any) -> Any:
+    from components.credentials import credential_values, mask
+
+    return mask(value, credential_values(project=project).values())
+
+
+def _run_implementation(execution: Execution, implementation: Component | ComponentVersion) -> Any:
+    if implementation.kind == Kind.CODE:
+        from components.code_runner import run_code
+
+        return run_code(execution, implementation.code)
+    if implementation.kind == Kind.HTTP:
+        from components.credentials import credential_values
+        from components.http_component import run_http_component
+
+        result = run_http_component(
+            implementation.http,
+            execution.inputs,
+            credential_values(project=execution.project),
+            idempotency_key=f"execution-{execution.pk}",
+        )
+        execution.logs.extend(result.request_log)
+        if result.error:
+            raise RunError(**result.error)
+        return result.outputs
+    raise RunError(errors.EXECUTION_FAILED, f"no built-in connector named {implementation.builtin!r}")

@@ -1,0 +1,149 @@
+"""Every write to components and their versions goes through one of these (runs: ``components/runs.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from accounts.models import Permission, Project, User
+from accounts.services import member_ids, require_permission
+from components.models import Component, ComponentVersion, Kind
+from components.types import validate_interface
+from synchronise.lib.events import publish_change
+
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "tags",
+    "icon",
+    "public",
+    "kind",
+    "inputs",
+    "outputs",
+    "code",
+    "http",
+    "builtin",
+)
+IMPLEMENTATION_FIELDS = ("kind", "inputs", "outputs", "code", "http", "builtin")
+MAX_CODE_BYTES = 200_000
+
+
+def syntax_error(code: str) -> dict[str, Any] | None:
+    """Where the code fails to parse (``{line, col, message}``), or ``None``. Nothing is executed."""
+    try:
+        compile(code, "<component>", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return {"line": error.lineno or 1, "col": error.offset or 1, "message": error.msg}
+    except ValueError as error:  # e.g. null bytes
+        return {"line": 1, "col": 1, "message": str(error)}
+    return None
+
+
+def _clean(component: Component, changes: dict[str, Any]) -> None:
+    """Validate the changed fields in place; raises ``ValidationError`` naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    if "name" in changes and not str(changes["name"]).strip():
+        errors["name"] = ["a component needs a name"]
+    if "tags" in changes and (
+        not isinstance(changes["tags"], list) or not all(isinstance(t, str) and t for t in changes["tags"])
+    ):
+        errors["tags"] = ["a list of words"]
+    if "kind" in changes and changes["kind"] not in Kind.values:
+        errors["kind"] = [f"one of {', '.join(Kind.values)}"]
+    for field in ("inputs", "outputs"):
+        if field in changes:
+            try:
+                changes[field] = validate_interface(changes[field], field=field)
+            except ValidationError as error:
+                errors.update(error.message_dict)
+    code = changes.get("code", "")
+    if not isinstance(code, str) or len(code.encode()) > MAX_CODE_BYTES:
+        errors["code"] = [f"text of at most {MAX_CODE_BYTES} bytes"]
+    if changes.get("http"):
+        from components.http_component import validate_http_spec
+
+        try:
+            changes["http"] = validate_http_spec(changes["http"])
+        except ValidationError as error:
+            errors["http"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+
+
+def _publish(component: Component, *, deleted: bool = False) -> None:
+    recipients = member_ids(component.project)
+    room = "deleteComponent" if deleted else "createOrUpdateComponent"
+    publish_change(room, filters={"id": component.pk, "project_id": component.project_id}, recipients=recipients)
+
+
+@transaction.atomic
+def component_create(*, project: Project, actor: User, name: str, **fields: Any) -> Component:
+    """A new component in the project (needs ``edit``); its draft starts from ``fields``."""
+    require_permission(project, actor, Permission.EDIT)
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "unknown field"))
+    fields = {"name": name, **fields}
+    component = Component(project=project, created_by=actor)
+    _clean(component, fields)
+    for field, value in fields.items():
+        setattr(component, field, value)
+    component.full_clean()
+    component.save()
+    _publish(component)
+    return component
+
+
+@transaction.atomic
+def component_update(*, component: Component, actor: User, **changes: Any) -> Component:
+    """Change the draft and settings (needs ``edit``). Saving code with a syntax error is allowed —
+    the draft keeps what was typed — and the error comes back from ``syntax_error``."""
+    require_permission(component.project, actor, Permission.EDIT)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "unknown field"))
+    _clean(component, changes)
+    for field, value in changes.items():
+        setattr(component, field, value)
+    component.full_clean()
+    component.save()
+    _publish(component)
+    return component
+
+
+@transaction.atomic
+def component_publish(*, component: Component, actor: User, changelog: str = "") -> ComponentVersion:
+    """Freeze the draft as the next version (needs ``edit``); code must parse."""
+    require_permission(component.project, actor, Permission.EDIT)
+    component = Component.objects.select_for_update().get(pk=component.pk)
+    if component.kind == Kind.CODE:
+        error = syntax_error(component.code)
+        if error:
+            raise ValidationError({"code": [f"line {error['line']}, column {error['col']}: {error['message']}"]})
+    latest = component.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    version = ComponentVersion.objects.create(
+        component=component,
+        number=latest + 1,
+        changelog=changelog[:500],
+        created_by=actor,
+        **{field: getattr(component, field) for field in IMPLEMENTATION_FIELDS},
+    )
+    _publish(component)
+    return version
+
+
+@transaction.atomic
+def component_duplicate(*, component: Component, actor: User, name: str | None = None) -> Component:
+    """A copy of the component's draft and settings, in the same project (needs ``edit``)."""
+    fields = {field: getattr(component, field) for field in EDITABLE_FIELDS if field != "name"}
+    return component_create(project=component.project, actor=actor, name=name or f"{component.name} (copy)", **fields)
+
+
+@transaction.atomic
+def component_delete(*, component: Component, actor: User) -> None:
+    """Delete the component, its versions and its executions (needs ``edit``)."""
+    require_permission(component.project, actor, Permission.EDIT)
+    _publish(component, deleted=True)
+    component.delete()

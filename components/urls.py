@@ -1,0 +1,17 @@
+"""Component API routes: ``/api/v1/components/…`` and ``/api/v1/executions/…`` (mounted in synchronise/urls.py)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, path
+from rest_framework.routers import SimpleRouter
+
+from components import api
+
+router = SimpleRouter(use_regex_path=False)
+router.register("components", api.ComponentViewSet, basename="api-component")
+router.register("executions", api.ExecutionViewSet, basename="api-execution")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("components/<int:pk>/run", api.RunView.as_view(), name="api-component-run"),
+    *router.urls,
+]

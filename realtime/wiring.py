@@ -22,6 +22,14 @@ DEFAULT_WIRING: dict[str, list[tuple[str, dict[str, Any]]]] = {
 }
 
 
+def register_default_wiring(room: str, subscriptions: list[tuple[str, dict[str, Any]]]) -> None:
+    """Let an app add defaults for its own rooms (from its ``cloud.py``), created at the next migrate."""
+    known = DEFAULT_WIRING.setdefault(room, [])
+    for subscription in subscriptions:
+        if subscription not in known:
+            known.append(subscription)
+
+
 def wiring_export() -> list[dict[str, Any]]:
     return [
         {"room": w.room, "function": w.function, "params": w.params, "enabled": w.enabled, "description": w.description}

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-embedded lint format migrations-check install chromium clean vendor
 
-$(STAMP): requirements.txt requirements-dev.txt requirements.lock
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c requirements.lock

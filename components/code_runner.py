@@ -33,7 +33,9 @@ def run_code(execution: Execution, code: str) -> Any:
             )
         except outbound.OutboundError as error:
             return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
-        return HttpResponse(status=response.status, headers=dict(response.headers), body=response.content)
+        # A server that echoes the request would hand a substituted secret back to the code.
+        body = mask(response.content.decode("utf-8", "replace"), secrets.values()).encode()
+        return HttpResponse(status=response.status, headers=mask(dict(response.headers), secrets.values()), body=body)
 
     def on_log(line: str) -> None:
         execution.logs.append(mask(line, secrets.values()))

@@ -166,6 +166,7 @@ def _run_implementation(execution: Execution, implementation: Component | Compon
             execution.inputs,
             credential_values(project=execution.project),
             idempotency_key=f"execution-{execution.pk}",
+            secret_inputs=[spec["name"] for spec in implementation.inputs if spec["type"] == "secret"],
         )
         execution.logs.extend(result.request_log)
         if result.error:

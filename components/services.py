@@ -65,7 +65,11 @@ def _clean(component: Component, changes: dict[str, Any]) -> None:
         from components.http_component import validate_http_spec
 
         try:
-            changes["http"] = validate_http_spec(changes["http"])
+            changes["http"] = validate_http_spec(
+                changes["http"],
+                inputs=changes.get("inputs", component.inputs),
+                outputs=changes.get("outputs", component.outputs),
+            )
         except ValidationError as error:
             errors["http"] = error.messages
     if errors:

@@ -300,10 +300,33 @@ def _given(value: Any) -> str:
     return type(value).__name__ if not isinstance(value, str) else f"text {value[:40]!r}"
 
 
+SECRET_REFERENCE = re.compile(r"\{\{\s*secrets\.", re.IGNORECASE)
+
+
+def _has_secret_reference(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(SECRET_REFERENCE.search(value))
+    if isinstance(value, dict):
+        return any(_has_secret_reference(k) or _has_secret_reference(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_secret_reference(item) for item in value)
+    return False
+
+
 def coerce_inputs(specs: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
-    """The inputs, coerced; undeclared ones pass through. Raises ``RunError`` 101 or 102."""
+    """The inputs, coerced; undeclared ones pass through. Raises ``RunError`` 101 or 102.
+
+    Only ``secret`` inputs may name a credential: a ``{{ secrets.… }}`` reference anywhere else
+    would let a caller make the host substitute a credential wherever that value is sent.
+    """
     result = dict(values)
     incorrect, missing = [], []
+    secret_inputs = {spec["name"] for spec in specs if spec["type"] == "secret"}
+    for name, value in values.items():
+        if name not in secret_inputs and _has_secret_reference(value):
+            incorrect.append(
+                {"name": name, "expected": "a value without {{ secrets.… }}", "given": "a secret reference"}
+            )
     for spec in specs:
         name = spec["name"]
         if name not in values or values[name] is None:
@@ -311,6 +334,8 @@ def coerce_inputs(specs: list[dict[str, Any]], values: dict[str, Any]) -> dict[s
                 result[name] = spec["default"]
             elif not spec.get("optional"):
                 missing.append(name)
+            continue
+        if any(i["name"] == name for i in incorrect):
             continue
         try:
             result[name] = _coerce(spec, values[name])

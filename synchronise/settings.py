@@ -329,3 +329,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Outbound HTTP and credentials --------------------------------------------------------
+# See docs/credentials-and-http.md. Every request made on a user's behalf goes through
+# synchronise/lib/outbound.py, which refuses private, loopback and reserved destinations.
+
+# `host:port` pairs exempt from the address check (an internal API you mean to reach; the test
+# suite's loopback servers). Empty in production unless you know why.
+OUTBOUND_ALLOW = env_list("OUTBOUND_ALLOW")
+OUTBOUND_TIMEOUT = env_int("OUTBOUND_TIMEOUT", 20)  # seconds for a whole request, redirects included
+OUTBOUND_CONNECT_TIMEOUT = env_int("OUTBOUND_CONNECT_TIMEOUT", 5)  # seconds to resolve and connect
+OUTBOUND_MAX_BYTES = env_int("OUTBOUND_MAX_BYTES", 10 * 1024 * 1024)  # largest (decoded) response body
+OUTBOUND_MAX_REDIRECTS = env_int("OUTBOUND_MAX_REDIRECTS", 5)  # 0: a 3xx is returned as it is
+OUTBOUND_CA_BUNDLE = env_str("OUTBOUND_CA_BUNDLE")  # a PEM file of trusted CAs; empty: certifi's bundle
+
+# Comma-separated `keyid:base64-of-32-bytes`, the first encrypts, all decrypt. Unset: a key kept
+# in DATA_DIR/credentials.key (fine for one machine; set this in production).
+CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")

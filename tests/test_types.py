@@ -131,3 +131,15 @@ def test_bad_declarations_name_the_field(specs, message):
     with pytest.raises(ValidationError) as error:
         validate_interface(specs, field="inputs")
     assert message in str(error.value.message_dict["inputs"])
+
+
+@pytest.mark.parametrize("value", ["{{ secrets.STRIPE_KEY }}", {"nested": ["x {{secrets.A}}"]}])
+def test_only_secret_inputs_may_name_a_credential(value):
+    specs = interface({"name": "text", "type": "text"}, {"name": "key", "type": "secret"})
+    with pytest.raises(RunError) as error:
+        coerce_inputs(specs, {"text": "ok", "key": "STRIPE_KEY", "extra": value})
+    assert error.value.code == 101
+    assert [i["name"] for i in error.value.extra["incorrect"]] == ["extra"]
+    with pytest.raises(RunError):
+        coerce_inputs(specs, {"text": "{{ secrets.STRIPE_KEY }}", "key": "STRIPE_KEY"})
+    assert coerce_inputs(specs, {"text": "ok", "key": "{{ secrets.STRIPE_KEY }}"})["key"] == "{{ secrets.STRIPE_KEY }}"

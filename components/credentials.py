@@ -1,0 +1,330 @@
+"""Project credentials: encrypted at rest, write-only, substituted by the host, masked everywhere.
+
+Storage: AES-256-GCM (``cryptography``) with a key ring from ``CREDENTIALS_KEYS``
+(``keyid:base64key,…``; the first key encrypts, every key decrypts), never derived from
+``SECRET_KEY``. A stored value is ``v1:<keyid>:<base64url(nonce ‖ ciphertext ‖ tag)>``; the
+associated data names the table, the row id, the project id and the credential's name, so a value
+copied into another row or project fails to decrypt. Without ``CREDENTIALS_KEYS`` a key is made
+once and kept in ``DATA_DIR/credentials.key`` (mode 0600), with a warning: fine for one machine,
+not for production.
+
+Write-only: no function here returns a plaintext except :func:`credential_values`, which the
+runner uses on the host to substitute ``{{ secrets.NAME }}`` (:func:`render_secrets`) and to
+mask values (:func:`mask`) in logs, errors and stored inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import transaction
+
+from accounts.models import Project, User
+from accounts.services import require_permission
+from components.models import Credential, credential_name
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "v1"
+NONCE_BYTES = 12
+KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MAX_VALUE_BYTES = 64 * 1024
+MASK = "••••••"
+MIN_MASKED_LENGTH = 4  # shorter values would mask ordinary words and digits everywhere
+SECRET_REFERENCE = re.compile(r"\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+LOCAL_KEY_ID = "local"
+
+
+class CredentialError(Exception):
+    """A credential cannot be used; the message names it and never contains a value."""
+
+
+class UnknownSecret(CredentialError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown credential {name}: add it to the project's credentials")
+        self.name = name
+
+
+class UndecryptableCredential(CredentialError):
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"credential {name} cannot be decrypted ({why}); set it again")
+        self.name = name
+
+
+# --- Key ring --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    current: str
+    keys: Mapping[str, AESGCM]
+
+
+def generate_key_entry(key_id: str) -> str:
+    """A new ``keyid:base64key`` entry for ``CREDENTIALS_KEYS``."""
+    if not KEY_ID.match(key_id):
+        raise ValueError("a key id is 1 to 32 letters, digits, '-' or '_'")
+    return f"{key_id}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
+
+
+def _parse_entry(entry: str, *, where: str) -> tuple[str, bytes]:
+    key_id, sep, encoded = entry.strip().partition(":")
+    if not sep or not KEY_ID.match(key_id):
+        raise ImproperlyConfigured(f"{where}: entries are keyid:base64key with an id of [A-Za-z0-9_-]{{1,32}}")
+    try:
+        padded = encoded.strip() + "=" * (-len(encoded.strip()) % 4)
+        key = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise ImproperlyConfigured(f"{where}: the key of {key_id!r} is not base64") from None
+    if len(key) != 32:
+        raise ImproperlyConfigured(f"{where}: the key of {key_id!r} must be 32 bytes (AES-256), got {len(key)}")
+    return key_id, key
+
+
+def _local_key_entry(data_dir: Path) -> str:
+    """The embedded default: one key made once per data directory, readable by its owner only."""
+    path = data_dir / "credentials.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".credentials.key.{os.getpid()}.{threading.get_ident()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(generate_key_entry(LOCAL_KEY_ID) + "\n")
+        try:
+            os.link(temporary, path)  # atomic, and fails if another process won the race
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return path.read_text().strip()
+
+
+_rings: dict[tuple[tuple[str, ...], str], KeyRing] = {}
+_warned = False
+
+
+def key_ring() -> KeyRing:
+    """The configured key ring; raises ``ImproperlyConfigured`` on a malformed ``CREDENTIALS_KEYS``."""
+    global _warned
+    entries = tuple(getattr(settings, "CREDENTIALS_KEYS", ()) or ())
+    cache_key = (entries, str(settings.DATA_DIR))
+    ring = _rings.get(cache_key)
+    if ring is not None:
+        return ring
+    where = "CREDENTIALS_KEYS"
+    if not entries:
+        where = str(Path(settings.DATA_DIR) / "credentials.key")
+        entries = (_local_key_entry(Path(settings.DATA_DIR)),)
+        if not _warned:
+            logger.warning(
+                "CREDENTIALS_KEYS is not set: credentials are encrypted with the key in %s. "
+                "Set CREDENTIALS_KEYS in production (docs/credentials-and-http.md).",
+                where,
+            )
+            _warned = True
+    keys: dict[str, AESGCM] = {}
+    for entry in entries:
+        key_id, key = _parse_entry(entry, where=where)
+        if key_id in keys:
+            raise ImproperlyConfigured(f"{where}: key id {key_id!r} appears twice")
+        keys[key_id] = AESGCM(key)
+    ring = _rings[cache_key] = KeyRing(current=next(iter(keys)), keys=keys)
+    return ring
+
+
+# --- Encryption ------------------------------------------------------------------------------
+
+
+def _associated_data(credential: Credential) -> bytes:
+    if credential.pk is None:
+        raise ValueError("a credential is encrypted for its row: save it first")
+    return f"{Credential._meta.db_table}:{credential.pk}:{credential.project_id}:{credential.name}".encode()
+
+
+def encrypt(credential: Credential, value: str, *, ring: KeyRing | None = None) -> str:
+    """The stored form of ``value`` for this (saved) row, with the current key."""
+    ring = ring or key_ring()
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = ring.keys[ring.current].encrypt(nonce, value.encode(), _associated_data(credential))
+    return f"{FORMAT}:{ring.current}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def key_id_of(stored: str) -> str:
+    """The id of the key a stored value was encrypted with ('' if malformed)."""
+    parts = stored.split(":", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == FORMAT else ""
+
+
+def decrypt(credential: Credential, *, ring: KeyRing | None = None) -> str:
+    """The plaintext of this row; raises ``UndecryptableCredential`` (unknown key, moved or altered value)."""
+    ring = ring or key_ring()
+    parts = credential.ciphertext.split(":", 2)
+    if len(parts) != 3 or parts[0] != FORMAT:
+        raise UndecryptableCredential(credential.name, "not a stored credential")
+    key = ring.keys.get(parts[1])
+    if key is None:
+        raise UndecryptableCredential(credential.name, f"key {parts[1]!r} is not in CREDENTIALS_KEYS")
+    try:
+        blob = base64.urlsafe_b64decode(parts[2])
+        plain = key.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _associated_data(credential))
+    except (InvalidTag, binascii.Error, ValueError):
+        raise UndecryptableCredential(credential.name, "it does not belong to this row or was altered") from None
+    return plain.decode()
+
+
+# --- Services --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def credential_set(*, project: Project, actor: User, name: str, value: str) -> Credential:
+    """Create or replace the project's credential ``name``; the value cannot be read back.
+
+    Raises ``Project.DoesNotExist`` (not a member), ``PermissionDenied`` (below ``edit``) and
+    ``ValidationError`` (name or value).
+    """
+    require_permission(project, actor, "edit")
+    errors: dict[str, list[str]] = {}
+    try:
+        credential_name(name)
+    except ValidationError as error:
+        errors["name"] = error.messages
+    if not isinstance(value, str) or not value:
+        errors["value"] = ["a credential needs a value"]
+    elif len(value.encode()) > MAX_VALUE_BYTES:
+        errors["value"] = [f"at most {MAX_VALUE_BYTES} bytes"]
+    if errors:
+        raise ValidationError(errors)
+    # The row's id is part of what the ciphertext is bound to, so a new row is saved first; the
+    # transaction never lets anyone see it without its value.
+    credential, _created = Credential.objects.select_for_update().get_or_create(
+        project=project, name=name, defaults={"ciphertext": "", "created_by": actor}
+    )
+    credential.ciphertext = encrypt(credential, value)
+    credential.save(update_fields=["ciphertext", "updated_at"])
+    return credential
+
+
+@transaction.atomic
+def credential_delete(*, project: Project, actor: User, name: str) -> None:
+    """Delete the project's credential ``name``; raises ``Credential.DoesNotExist`` if there is none."""
+    require_permission(project, actor, "edit")
+    deleted, _ = Credential.objects.filter(project=project, name=name).delete()
+    if not deleted:
+        raise Credential.DoesNotExist(f"no credential named {name}")
+
+
+def credential_values(*, project: Project) -> dict[str, str]:
+    """Every credential of the project in plaintext, by name. Host side only: for substitution and masking.
+
+    Raises ``UndecryptableCredential`` when a value cannot be decrypted.
+    """
+    ring = key_ring()
+    credentials = Credential.objects.filter(project=project)
+    return {credential.name: decrypt(credential, ring=ring) for credential in credentials}
+
+
+@dataclass(frozen=True)
+class Rotation:
+    rotated: int
+    already_current: int
+
+
+def credentials_rotate(*, everything: bool = False) -> Rotation:
+    """Re-encrypt every credential not yet under the current key (``everything``: all of them).
+
+    Row by row, each in its own transaction, so a long rotation holds no long lock and can be
+    re-run after an interruption. ``updated_at`` is left alone: the secret did not change.
+    Raises ``UndecryptableCredential`` for a row no key in the ring opens (nothing after it is done).
+    """
+    ring = key_ring()
+    rotated = current = 0
+    for pk in Credential.objects.order_by("pk").values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            credential = Credential.objects.select_for_update().filter(pk=pk).first()
+            if credential is None:
+                continue  # deleted meanwhile
+            if key_id_of(credential.ciphertext) == ring.current and not everything:
+                current += 1
+                continue
+            ciphertext = encrypt(credential, decrypt(credential, ring=ring), ring=ring)
+            Credential.objects.filter(pk=pk).update(ciphertext=ciphertext)
+            rotated += 1
+    return Rotation(rotated=rotated, already_current=current)
+
+
+# --- Masking and substitution ----------------------------------------------------------------
+
+
+def _variants(secrets: Iterable[str]) -> list[str]:
+    """Each secret and the forms it takes once URL- or JSON-encoded; longest first."""
+    found: set[str] = set()
+    for secret in secrets:
+        if not isinstance(secret, str) or len(secret) < MIN_MASKED_LENGTH:
+            continue
+        found.update({secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]})
+    return sorted((v for v in found if len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True)
+
+
+def mask(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` with every occurrence of each secret (of 4 characters or more) replaced by ``••••••``.
+
+    Walks strings nested in dicts (keys too), lists and tuples; other values are returned as they are.
+    """
+    variants = _variants(secrets)
+    if not variants:
+        return value
+    pattern = re.compile("|".join(re.escape(v) for v in variants))
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return pattern.sub(MASK, item)
+        if isinstance(item, dict):
+            return {walk(key): walk(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [walk(inner) for inner in item]
+        if isinstance(item, tuple):
+            return tuple(walk(inner) for inner in item)
+        return item
+
+    return walk(value)
+
+
+def render_secrets(value: Any, secrets: Mapping[str, str]) -> Any:
+    """``value`` with ``{{ secrets.NAME }}`` replaced by the credential, in strings nested in dicts and lists.
+
+    Only secret references are touched; raises ``UnknownSecret`` naming the first unknown NAME.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in secrets:
+            raise UnknownSecret(name)
+        return secrets[name]
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return SECRET_REFERENCE.sub(substitute, item) if "{{" in item else item
+        if isinstance(item, dict):
+            return {walk(key): walk(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [walk(inner) for inner in item]
+        if isinstance(item, tuple):
+            return tuple(walk(inner) for inner in item)
+        return item
+
+    return walk(value)

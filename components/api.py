@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -24,9 +25,9 @@ from rest_framework.views import APIView
 from accounts.authentication import PublishableKeyAuthentication, SecretKeyAuthentication, request_api_key
 from accounts.models import ApiKeyKind, Permission, Project
 from accounts.services import require_permission
-from components import errors, runs, services
+from components import credentials, errors, runs, services
 from components.errors import RunError
-from components.models import Component, ComponentVersion, Execution, Trigger
+from components.models import Component, ComponentVersion, Credential, Execution, Trigger
 
 SYNC_TIMEOUT_SECONDS = 30.0
 
@@ -241,7 +242,13 @@ class RunView(APIView):
 class LegacyRunView(RunView):
     """The original ``POST /component/run`` with ``x-synchronise-public-key`` and ``{id, …inputs}``."""
 
-    @extend_schema(tags=["components"], summary="Run a component (original route)", request=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=["components"],
+        summary="Run a component (original route)",
+        description="The body is `{id, …inputs}`; authenticate with `x-synchronise-public-key` or as for the API.",
+        request=OpenApiTypes.OBJECT,
+        responses={200: ExecutionSerializer, 202: ExecutionSerializer},
+    )
     def post(self, request: Request, pk: str = "") -> Response:
         inputs = dict(request.data)
         if "id" not in inputs:
@@ -275,3 +282,55 @@ class ExecutionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewset
             queryset = queryset.filter(component__in=visible_components(self.request))
         component = self.request.query_params.get("component")
         return queryset.filter(component_id=component) if component and component.isdigit() else queryset
+
+
+class CredentialSerializer(serializers.Serializer[Any]):
+    """Write-only values: answers carry the name and dates, never the value."""
+
+    name = serializers.CharField(max_length=64)
+    value = serializers.CharField(write_only=True, trim_whitespace=False)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+@extend_schema(tags=["credentials"], parameters=[OpenApiParameter("project_pk", OpenApiTypes.INT, "path")])
+class CredentialViewSet(viewsets.ViewSet):
+    """``/api/v1/projects/{id}/credentials/``: list names (members), set and delete (``edit``)."""
+
+    serializer_class = CredentialSerializer
+    lookup_field = "name"
+
+    def _project(self, request: Request, project_pk: int) -> Project:
+        key = request_api_key(request)
+        if key is not None and key.project_id != int(project_pk):
+            raise Http404
+        project = Project.objects.visible_to(request.user).filter(pk=project_pk).first()
+        if project is None:
+            raise Http404
+        return project
+
+    @extend_schema(responses=CredentialSerializer(many=True))
+    def list(self, request: Request, project_pk: int) -> Response:
+        project = self._project(request, project_pk)
+        return Response(CredentialSerializer(project.credentials.order_by("name"), many=True).data)
+
+    @extend_schema(request=CredentialSerializer, responses={201: CredentialSerializer})
+    def create(self, request: Request, project_pk: int) -> Response:
+        """Create or replace a credential (the value can never be read back)."""
+        project = self._project(request, project_pk)
+        serializer = CredentialSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            credential = credentials.credential_set(project=project, actor=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        except ValidationError as error:
+            raise _field_errors(error) from None
+        return Response(CredentialSerializer(credential).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, project_pk: int, name: str) -> Response:
+        project = self._project(request, project_pk)
+        try:
+            credentials.credential_delete(project=project, actor=request.user, name=name)  # type: ignore[arg-type]
+        except Credential.DoesNotExist:
+            raise Http404 from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

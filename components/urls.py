@@ -10,6 +10,7 @@ from components import api
 router = SimpleRouter(use_regex_path=False)
 router.register("components", api.ComponentViewSet, basename="api-component")
 router.register("executions", api.ExecutionViewSet, basename="api-execution")
+router.register("projects/<int:project_pk>/credentials", api.CredentialViewSet, basename="api-credential")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("components/<int:pk>/run", api.RunView.as_view(), name="api-component-run"),

@@ -173,3 +173,25 @@ def test_a_publishable_key_runs_only_public_components(client, alice, component)
     assert public.json()["status"] == "queued"
     # …and cannot edit anything.
     assert api(client, "get", "components/", **headers).status_code in (401, 403)
+
+
+def test_credentials_are_write_only_and_members_only(client, alice, bob, charlie, project):
+    client.force_login(bob)
+    created = api(client, "post", f"projects/{project.pk}/credentials/", {"name": "STRIPE_KEY", "value": "sk_live_123"})
+    assert created.status_code == 201
+    assert "value" not in created.json()
+    listed = api(client, "get", f"projects/{project.pk}/credentials/")
+    assert [c["name"] for c in listed.json()] == ["STRIPE_KEY"]
+    assert "sk_live_123" not in listed.content.decode()
+    bad = api(client, "post", f"projects/{project.pk}/credentials/", {"name": "lower", "value": "x"})
+    assert bad.status_code == 400
+    assert "name" in bad.json()
+
+    client.force_login(charlie)
+    assert api(client, "get", f"projects/{project.pk}/credentials/").status_code == 404
+    assert api(client, "post", f"projects/{project.pk}/credentials/", {"name": "X", "value": "y"}).status_code == 404
+    assert api(client, "delete", f"projects/{project.pk}/credentials/STRIPE_KEY/").status_code == 404
+
+    client.force_login(bob)
+    assert api(client, "delete", f"projects/{project.pk}/credentials/STRIPE_KEY/").status_code == 204
+    assert api(client, "get", f"projects/{project.pk}/credentials/").json() == []

@@ -1,0 +1,130 @@
+"""Runs end to end: the ASGI server, a real Celery worker, a loopback API standing in for a third party,
+and the Python client package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from synchronise_client import Synchronise, SynchroniseError
+
+from accounts import services as account_services
+from components import credentials, services
+from components.models import Execution
+from tests import fake_api, servers
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
+
+
+@pytest.fixture(scope="module")
+def third_party() -> Iterator[fake_api.FakeApi]:
+    with fake_api.serve() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def platform(django_db_setup, django_db_blocker, third_party) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The web server and one worker, both allowed to reach the stand-in API (and nothing else private)."""
+    with (
+        django_db_blocker.unblock(),
+        servers.asgi_server(OUTBOUND_ALLOW=third_party.destination) as url,
+        servers.celery_worker(OUTBOUND_ALLOW=third_party.destination),
+    ):
+        yield url
+
+
+@pytest.fixture
+def weather(alice, project, third_party):  # type: ignore[no-untyped-def]
+    """An http component: GET the stand-in API with a credential in a header, map the answer."""
+    credentials.credential_set(project=project, actor=alice, name="WEATHER_TOKEN", value="tok-super-secret")
+    component = services.component_create(
+        project=project,
+        actor=alice,
+        name="Weather",
+        kind="http",
+        inputs=[{"name": "city", "type": "text"}],
+        outputs=[{"name": "method", "type": "text"}, {"name": "city", "type": "text"}],
+        http={
+            "method": "GET",
+            "url": third_party.url("/echo"),
+            "query": {"q": "{{ inputs.city }}"},
+            "headers": {"Authorization": "Bearer {{ secrets.WEATHER_TOKEN }}"},
+            "outputs": {"method": "body.method", "city": "body.query.q"},
+        },
+    )
+    services.component_publish(component=component, actor=alice, changelog="first")
+    return component
+
+
+def test_a_secret_key_runs_an_http_component_through_a_worker(platform, alice, project, weather, third_party):
+    _key, secret = account_services.api_key_create(project=project, actor=alice)
+    client = Synchronise(secret, base_url=platform)
+
+    assert client.components.run(weather.pk, {"city": "Lyon"}) == {"method": "GET", "city": "Lyon"}
+
+    sent = third_party.requests[-1]
+    assert sent["headers"]["Authorization"] == "Bearer tok-super-secret"  # substituted by the host
+    assert sent["headers"]["Idempotency-Key"].startswith("execution-")
+    execution = Execution.objects.get(component=weather)
+    assert execution.status == "succeeded"
+    assert execution.duration_ms is not None
+    assert "tok-super-secret" not in str(execution.inputs) + str(execution.outputs) + str(execution.logs)
+    assert project.usage.get().count == 1  # counted against the plan
+
+
+def test_async_run_then_wait(platform, alice, project, weather):
+    _key, secret = account_services.api_key_create(project=project, actor=alice)
+    client = Synchronise(secret, base_url=platform)
+    started = client.components.run_async(weather.pk, {"city": "Oslo"})
+    assert started["status"] == "queued"
+    finished = client.executions.wait(started["id"], timeout=20)
+    assert finished["outputs"] == {"method": "GET", "city": "Oslo"}
+
+
+def test_errors_come_back_typed(platform, alice, project, weather, third_party):
+    _key, secret = account_services.api_key_create(project=project, actor=alice)
+    client = Synchronise(secret, base_url=platform)
+    with pytest.raises(SynchroniseError) as missing:
+        client.components.run(weather.pk, {})
+    assert missing.value.code == 102
+    assert missing.value.status == 400
+
+    services.component_update(
+        component=weather, actor=alice, http={**weather.http, "url": third_party.url("/status/503")}
+    )
+    services.component_publish(component=weather, actor=alice)
+    with pytest.raises(SynchroniseError) as remote:
+        client.components.run(weather.pk, {"city": "Lyon"})
+    assert remote.value.body["status"] == 503
+
+
+def test_the_original_route_with_a_publishable_key(platform, alice, project, weather):
+    import requests
+
+    services.component_update(component=weather, actor=alice, public=True)
+    _key, publishable = account_services.api_key_create(project=project, actor=alice, kind="publishable")
+    response = requests.post(
+        f"{platform}/component/run",
+        json={"id": weather.pk, "city": "Porto"},
+        headers={"x-synchronise-public-key": publishable},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["outputs"] == {"method": "GET", "city": "Porto"}
+
+
+def test_a_private_destination_is_refused_in_the_worker(platform, alice, project):
+    component = services.component_create(
+        project=project,
+        actor=alice,
+        name="Metadata",
+        kind="http",
+        outputs=[{"name": "body", "type": "json", "optional": True}],
+        http={"method": "GET", "url": "http://169.254.169.254/latest/meta-data/", "outputs": {"body": "body"}},
+    )
+    services.component_publish(component=component, actor=alice)
+    _key, secret = account_services.api_key_create(project=project, actor=alice)
+    with pytest.raises(SynchroniseError) as blocked:
+        Synchronise(secret, base_url=platform).components.run(component.pk, {})
+    assert blocked.value.code == 502
+    assert Execution.objects.get(component=component).status == "failed"

@@ -7,8 +7,7 @@ from accounts.views import keys, pages, projects, team
 urlpatterns = [
     path("", pages.landing, name="landing"),
     path("dashboard/", pages.dashboard, name="dashboard"),
-    # Placeholders until the components and workflows apps bring their own pages.
-    path("components/", pages.coming_soon, {"feature": "components"}, name="components_home"),
+    # Placeholders until the workflows app brings its own pages (components: components/page_urls.py).
     path("workflows/", pages.coming_soon, {"feature": "workflows"}, name="workflows_home"),
     path("marketplace/", pages.coming_soon, {"feature": "marketplace"}, name="marketplace_home"),
     path("connect/", keys.connect, name="connect"),

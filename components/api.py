@@ -69,6 +69,7 @@ class ComponentSerializer(serializers.ModelSerializer[Component]):
             "inputs", "outputs", "code", "http", "builtin", "latest_version", "created_at", "updated_at",
         )  # fmt: skip
         read_only_fields = ("id", "latest_version", "created_at", "updated_at")
+        extra_kwargs = {"code": {"trim_whitespace": False}}  # code is kept exactly as typed
 
     def get_latest_version(self, component: Component) -> int | None:
         return max((v.number for v in component.versions.all()), default=None)

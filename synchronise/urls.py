@@ -19,5 +19,6 @@ urlpatterns = [
     path("component/run", LegacyRunView.as_view(), name="legacy-component-run"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("components/", include("components.page_urls")),
     path("", include("accounts.urls")),
 ]

@@ -106,7 +106,7 @@ def test_the_dashboard_lists_only_the_users_projects(client, project, charlie):
     assert [p.name for p in client.get(reverse("dashboard")).context["projects"]] == ["Charlie's"]
 
 
-@pytest.mark.parametrize("name", ["components_home", "workflows_home", "marketplace_home"])
+@pytest.mark.parametrize("name", ["workflows_home", "marketplace_home"])
 def test_the_features_still_to_come_have_a_page(client, alice, name):
     client.force_login(alice)
     response = client.get(reverse(name))

@@ -75,3 +75,4 @@ fetch alpinejs "$ALPINE_VERSION" alpinejs dist/cdn.min.js
     cat "$work/VERSIONS"
 } >"$here/VERSIONS"
 cat "$here/VERSIONS"
+"$here/build-codemirror.sh"

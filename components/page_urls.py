@@ -1,0 +1,20 @@
+"""The component pages (``/components/…``), mounted in synchronise/urls.py; the API is in components/urls.py."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from components import views
+
+urlpatterns = [
+    path("", views.component_list, name="components_home"),
+    path("new/", views.component_create, name="components_create"),
+    path("projects/<int:project_pk>/", views.component_project_list, name="components_project_list"),
+    path("<int:pk>/", views.component_editor, name="components_editor"),
+    path("<int:pk>/syntax/", views.component_syntax, name="components_syntax"),
+    path("<int:pk>/versions/", views.component_versions, name="components_versions"),
+    path("<int:pk>/settings/", views.component_settings, name="components_settings"),
+    path("<int:pk>/export/", views.component_export, name="components_export"),
+    path("<int:pk>/duplicate/", views.component_duplicate, name="components_duplicate"),
+    path("<int:pk>/delete/", views.component_delete, name="components_delete"),
+]

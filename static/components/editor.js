@@ -1,0 +1,204 @@
+// The component editor (Code tab): interface rows, CodeMirror, auto-save through the REST API,
+// syntax errors in the gutter, the run panel and publishing. The page works read-only without it.
+(function () {
+  "use strict";
+
+  const AUTOSAVE_MS = 1200;
+  let nextKey = 1;
+
+  function csrfToken() {
+    const input = document.querySelector("[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (error) { data = null; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function errorText(data) {
+    if (!data || typeof data !== "object") return "the server did not answer";
+    if (data.detail) return String(data.detail);
+    return Object.entries(data).map(([field, messages]) =>
+      `${field}: ${Array.isArray(messages) ? messages.join(" ") : JSON.stringify(messages)}`).join("; ");
+  }
+
+  function row(spec) {
+    return {
+      key: nextKey++,
+      name: spec.name || "",
+      type: spec.type || "text",
+      subtype: spec.subtype || "",
+      optional: !!spec.optional,
+      description: spec.description || "",
+    };
+  }
+
+  function spec(row) {
+    const out = { name: row.name.trim(), type: row.type };
+    if (row.subtype) out.subtype = row.subtype;
+    if (row.optional) out.optional = true;
+    if (row.description) out.description = row.description;
+    return out;
+  }
+
+  function editor() {
+    const config = JSON.parse(document.getElementById("editor-config").textContent);
+    let view = null;  // the CodeMirror view: kept out of Alpine's reactive proxies
+    let timer = null;
+
+    return {
+      types: config.types,
+      typeNames: Object.keys(config.types),
+      inputs: config.inputs.map(row),
+      outputs: config.outputs.map(row),
+      savedInputs: config.inputs,
+      http: config.http,
+      saveStatus: "",
+      saveError: "",
+      saving: false,
+      syntaxError: config.syntaxError,
+      runValues: {},
+      running: false,
+      result: null,
+      badFields: [],
+      changelog: "",
+      publishing: false,
+      publishNote: "",
+      publishOk: false,
+
+      init() {
+        if (!this.$refs.code) return;
+        const CM = window.SynchroniseCodeMirror;
+        const extensions = [
+          CM.basicSetup, CM.python(), CM.lintGutter(), CM.keymap.of([CM.indentWithTab]),
+          CM.EditorView.updateListener.of((update) => { if (update.docChanged) this.changed(); }),
+        ];
+        if (!config.canEdit) extensions.push(CM.EditorState.readOnly.of(true), CM.EditorView.editable.of(false));
+        view = new CM.EditorView({ doc: config.code, extensions, parent: this.$refs.code });
+        window.componentCodeView = view;  // for tests and the console
+        this.markSyntax(this.syntaxError);
+      },
+
+      describe(s) { return s.subtype ? `${s.type}/${s.subtype}` : s.type; },
+      defaultSubtype(type) { return ({ text: "text", number: "float" })[type] || ""; },
+      addRow(side) { this[side].push(row({ type: "text", subtype: "text" })); this.changed(); },
+      removeRow(side, index) { this[side].splice(index, 1); this.changed(); },
+
+      changed() {
+        if (!config.canEdit) return;
+        this.saveStatus = "Unsaved changes";
+        clearTimeout(timer);
+        // Half-typed rows would only be refused: wait until every row has a name.
+        const complete = [...this.inputs, ...this.outputs].every((r) => r.name.trim());
+        if (complete) timer = setTimeout(() => this.save(), AUTOSAVE_MS);
+      },
+
+      body() {
+        const body = { inputs: this.inputs.map(spec), outputs: this.outputs.map(spec) };
+        if (config.kind === "http") {
+          try { body.http = JSON.parse(this.http || "{}"); } catch (error) { return { invalid: `http: ${error.message}` }; }
+        } else if (view) {
+          body.code = view.state.doc.toString();
+        }
+        return body;
+      },
+
+      async save() {
+        clearTimeout(timer);
+        const body = this.body();
+        if (body.invalid) { this.saveError = body.invalid; this.saveStatus = "Not saved"; return false; }
+        this.saving = true;
+        this.saveStatus = "Saving…";
+        const answer = await api("PATCH", config.apiUrl, body);
+        this.saving = false;
+        if (!answer.ok) {
+          this.saveStatus = "Not saved";
+          this.saveError = errorText(answer.data);
+          return false;
+        }
+        this.saveError = "";
+        this.saveStatus = "Saved";
+        this.savedInputs = answer.data.inputs;
+        if (config.kind === "code") {
+          const syntax = await api("GET", config.syntaxUrl);
+          this.syntaxError = syntax.ok ? syntax.data.error : null;
+          this.markSyntax(this.syntaxError);
+        }
+        return true;
+      },
+
+      markSyntax(error) {
+        if (!view) return;
+        const CM = window.SynchroniseCodeMirror;
+        const diagnostics = [];
+        if (error) {
+          const doc = view.state.doc;
+          const line = doc.line(Math.min(Math.max(error.line, 1), doc.lines));
+          const from = Math.min(line.from + Math.max(error.col - 1, 0), line.to);
+          diagnostics.push({ from, to: Math.max(from, line.to), severity: "error", message: error.message });
+        }
+        view.dispatch(CM.setDiagnostics(view.state, diagnostics));
+      },
+
+      runBody() {
+        const body = {};
+        for (const s of this.savedInputs) {
+          const value = this.runValues[s.name];
+          if (s.type === "bool") { if (value !== undefined) body[s.name] = !!value; continue; }
+          if (value === undefined || value === "") continue;  // left out: the server says 102 if required
+          if (s.type === "json" || s.type === "list") {
+            try { body[s.name] = JSON.parse(value); } catch (error) { body[s.name] = value; }
+          } else {
+            body[s.name] = value;  // the server coerces "42" to 42 and names what does not fit (101)
+          }
+        }
+        return body;
+      },
+
+      async run() {
+        if (this.saveStatus === "Unsaved changes" && !(await this.save())) return;
+        this.running = true;
+        this.badFields = [];
+        const answer = await api("POST", config.runUrl, this.runBody());
+        this.running = false;
+        const data = answer.data || {};
+        if (data.execution) {
+          this.result = { ...data.execution, error: data.execution.error || { code: data.code, message: data.message } };
+        } else if (data.status && data.id) {
+          this.result = data;
+        } else {
+          this.result = { status: "failed", outputs: {}, logs: [], error: { code: data.code || answer.status, message: data.message || errorText(data) } };
+        }
+        const error = data.execution ? data.execution.error || data : data;
+        if (error && error.code === 101) this.badFields = (error.incorrect || []).map((i) => i.name);
+        if (error && error.code === 102) this.badFields = error.missing || [];
+      },
+
+      async publish() {
+        if (this.saveStatus === "Unsaved changes" && !(await this.save())) return;
+        this.publishing = true;
+        const answer = await api("POST", `${config.apiUrl}publish/`, { changelog: this.changelog });
+        this.publishing = false;
+        this.publishOk = answer.ok;
+        if (answer.ok) {
+          this.publishNote = `Published v${answer.data.number}.`;
+          this.changelog = "";
+          const list = document.getElementById("version-list");
+          if (window.htmx && list) window.htmx.trigger(list, "synchronise:refresh");
+        } else {
+          this.publishNote = errorText(answer.data);
+        }
+      },
+    };
+  }
+
+  document.addEventListener("alpine:init", () => window.Alpine.data("componentEditor", editor));
+})();

@@ -6,16 +6,20 @@ bodies and the host substitutes it on the way out, through the SSRF-guarded clie
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from components import errors
 from components.errors import RunError
 from components.models import Execution
 
+LOG_FLUSH_SECONDS = 0.2
+
 
 def run_code(execution: Execution, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
     from components.credentials import credential_values, mask, render_secrets
+    from components.runs import MAX_LOG_LINES, announce
     from components.sandbox import HttpRequest, HttpResponse, Job, Limits, get_pool
     from synchronise.lib import outbound
 
@@ -37,8 +41,16 @@ def run_code(execution: Execution, code: str) -> Any:
         body = mask(response.content.decode("utf-8", "replace"), secrets.values()).encode()
         return HttpResponse(status=response.status, headers=mask(dict(response.headers), secrets.values()), body=body)
 
+    last_flush = [0.0]
+
     def on_log(line: str) -> None:
         execution.logs.append(mask(line, secrets.values()))
+        # Live console: store and announce the lines at most every LOG_FLUSH_SECONDS while running.
+        now = time.monotonic()
+        if now - last_flush[0] >= LOG_FLUSH_SECONDS:
+            last_flush[0] = now
+            Execution.objects.filter(pk=execution.pk).update(logs=execution.logs[-MAX_LOG_LINES:])
+            announce(execution)
 
     outcome = get_pool().run(
         Job(code=code, inputs=execution.inputs, idempotency_key=f"execution-{execution.pk}"),

@@ -53,10 +53,11 @@ def _finish(execution: Execution, *, status: str, outputs: Any = None, error: di
         finished_at=now,
         duration_ms=round((now - started).total_seconds() * 1000, 3),
     )
-    _announce(execution)
+    announce(execution)
 
 
-def _announce(execution: Execution) -> None:
+def announce(execution: Execution) -> None:
+    """Tell the pages watching this execution (and its component's list of runs) to refresh."""
     publish_change(
         "executionUpdate",
         filters={"id": execution.pk, "component_id": execution.component_id},
@@ -110,7 +111,7 @@ def run_start(
         from components.tasks import run_component
 
         transaction.on_commit(lambda: run_component.delay(execution.pk))
-        _announce(execution)
+        announce(execution)
     return execution
 
 
@@ -134,7 +135,7 @@ def run_execute(execution_id: int) -> None:
     if not claimed:
         return
     execution = Execution.objects.select_related("component", "version", "project").get(pk=execution_id)
-    _announce(execution)
+    announce(execution)
     implementation: Component | ComponentVersion = execution.version or execution.component
     try:
         outputs = _run_implementation(execution, implementation)

@@ -167,9 +167,25 @@
         if (this.saveStatus === "Unsaved changes" && !(await this.save())) return;
         this.running = true;
         this.badFields = [];
-        const answer = await api("POST", config.runUrl, this.runBody());
-        this.running = false;
+        // Started asynchronously, then followed live over the socket: log lines appear as they are written.
+        const answer = await api("POST", `${config.runUrl}&async=1`, this.runBody());
         const data = answer.data || {};
+        if (answer.status === 202 && data.id && window.Synchronise) {
+          this.result = data;
+          const finished = ["succeeded", "failed", "cancelled", "timed_out"];
+          const follow = window.Synchronise.Cloud.run("getExecution", { id: data.id, realtime: true }, {
+            success: (execution) => {
+              this.result = execution;
+              if (finished.includes(execution.status)) {
+                this.running = false;
+                follow.abort();
+                this.highlight(execution.error);
+              }
+            },
+          });
+          return;
+        }
+        this.running = false;
         if (data.execution) {
           this.result = { ...data.execution, error: data.execution.error || { code: data.code, message: data.message } };
         } else if (data.status && data.id) {
@@ -177,7 +193,10 @@
         } else {
           this.result = { status: "failed", outputs: {}, logs: [], error: { code: data.code || answer.status, message: data.message || errorText(data) } };
         }
-        const error = data.execution ? data.execution.error || data : data;
+        this.highlight(data.execution ? data.execution.error || data : data);
+      },
+
+      highlight(error) {
         if (error && error.code === 101) this.badFields = (error.incorrect || []).map((i) => i.name);
         if (error && error.code === 102) this.badFields = error.missing || [];
       },

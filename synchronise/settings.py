@@ -351,3 +351,18 @@ OUTBOUND_CA_BUNDLE = env_str("OUTBOUND_CA_BUNDLE")  # a PEM file of trusted CAs;
 # Comma-separated `keyid:base64-of-32-bytes`, the first encrypts, all decrypt. Unset: a key kept
 # in DATA_DIR/credentials.key (fine for one machine; set this in production).
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
+
+# --- Sandbox ---------------------------------------------------------------------------------------
+# Code components run in a warm pool of confined interpreters, one per worker process
+# (components/sandbox, docs/sandbox.md). Limits are the defaults of a run; a plan may pass lower ones.
+
+SANDBOX_UID = env_int("SANDBOX_UID", 65534)  # jobs run as this uid/gid when the worker is root
+SANDBOX_GID = env_int("SANDBOX_GID", 65534)
+# Without Landlock or seccomp the pool refuses every run (error 123) unless this is set: never in production.
+SANDBOX_ALLOW_UNSAFE = env_bool("SANDBOX_ALLOW_UNSAFE", False)
+SANDBOX_WALL_SECONDS = env_int("SANDBOX_WALL_SECONDS", 20)
+SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 10)
+SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 256)
+SANDBOX_OUTPUT_BYTES = env_int("SANDBOX_OUTPUT_BYTES", 1_000_000)
+SANDBOX_LOG_BYTES = env_int("SANDBOX_LOG_BYTES", 100_000)
+SANDBOX_HTTP_CALLS = env_int("SANDBOX_HTTP_CALLS", 20)

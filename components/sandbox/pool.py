@@ -1,0 +1,782 @@
+"""The host side: one warm zygote per worker process, one confined child per job.
+
+``Pool.run()`` creates two fresh pipes, hands the child's ends to the zygote with a "fork now" (the
+only thing the zygote ever hears), writes the job to the child's pipe itself, relays frames until the
+child answers or a limit is hit, then kills and reaps the child. The wall-clock limit is enforced here;
+CPU, memory, processes and files by the kernel in the child (see ``jail/zygote.py``).
+"""
+
+from __future__ import annotations
+
+import array
+import atexit
+import base64
+import binascii
+import contextlib
+import importlib.util
+import json
+import logging
+import math
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .jail import frames
+from .jail.runtime import HTTP_METHODS, MAX_ANSWER_BYTES, MAX_JOB_BYTES
+from .jail.zygote import PID, STATUS
+from .syntax import MAX_CODE_BYTES
+from .types import Code, HttpRequest, HttpResponse, Job, Limits, Outcome, _setting
+
+logger = logging.getLogger(__name__)
+
+LogCallback = Callable[[str], None]
+ProgressCallback = Callable[[Any, str], None]
+HttpCallback = Callable[[HttpRequest], HttpResponse]
+
+_JAIL_PARENT = str(Path(__file__).resolve().parent)
+_BOOTSTRAP = "import sys,json;sys.path.insert(0,json.loads(sys.argv[1])['path']);from jail.zygote import main;main()"
+MAX_HTTP_REQUEST_BYTES = 16 * 1024 * 1024
+MAX_SMALL_FRAME = 64 * 1024
+CONTROL_TIMEOUT = 5.0
+_CHILD_CODES = frozenset({Code.MEMORY, Code.OUTPUT, Code.EXCEPTION, Code.SYNTAX, Code.NO_RUN})
+_ERROR_EXTRAS: dict[str, tuple[type, ...]] = {
+    "traceback": (str,),
+    "type": (str,),
+    "line": (int, type(None)),
+    "col": (int, type(None)),
+}
+
+
+class SandboxUnavailable(Exception):
+    pass
+
+
+class _Refused(SandboxUnavailable):
+    """The zygote started and refused to run unconfined code."""
+
+
+class _ZygoteGone(Exception):
+    pass
+
+
+class _ProtocolViolation(Exception):
+    pass
+
+
+@dataclass
+class _Child:
+    pid: int
+    pidfd: int | None
+    to_child: int  # the job, then HTTP answers
+    from_child: int  # frames
+    generation: int  # which zygote forked it (a restarted zygote does not know it)
+
+
+@dataclass
+class _Reaped:
+    status: int
+    cpu_ms: float
+    max_rss_kb: int
+
+
+def _error(code: int, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": int(code), "message": message, **extra}
+
+
+class Pool:
+    """A warm zygote and the jobs it forks. Thread-safe; start lazily, restarted when it dies.
+
+    ``allow_unsafe`` runs code even when Landlock or seccomp is missing (loudly logged); without it
+    such a pool refuses every job with code 123. ``_testing_disable`` switches layers off so that the
+    escape tests can show their probes would succeed without them; nothing else may pass it.
+    """
+
+    def __init__(
+        self,
+        *,
+        python: str | None = None,
+        uid: int = 65534,
+        gid: int = 65534,
+        allow_unsafe: bool = False,
+        start_timeout: float = 20.0,
+        _testing_disable: tuple[str, ...] = (),
+    ) -> None:
+        self.python = python or sys.executable
+        self.uid = uid
+        self.gid = gid
+        self.allow_unsafe = allow_unsafe
+        self.start_timeout = start_timeout
+        self._testing_disable = _testing_disable
+        self.owner_pid = os.getpid()
+        self.layers: dict[str, Any] = {}
+        self.starts = 0  # zygotes started so far; also the generation of the current one
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._refusal = ""
+        self._refused_until = 0.0
+        self._spares: deque[_Child] = deque()
+        self._awaiting: deque[tuple[int, int]] = deque()  # forks asked for: (to_child, from_child)
+        atexit.register(self.close)
+        me = weakref.ref(self)
+
+        def forget_in_forked_child() -> None:
+            pool = me()
+            if pool is not None:
+                pool._forget_after_fork()
+
+        os.register_at_fork(after_in_child=forget_in_forked_child)
+
+    @classmethod
+    def from_settings(cls) -> Pool:
+        return cls(
+            uid=int(_setting("SANDBOX_UID", 65534)),
+            gid=int(_setting("SANDBOX_GID", 65534)),
+            allow_unsafe=bool(_setting("SANDBOX_ALLOW_UNSAFE", False)),
+        )
+
+    # -- the zygote ---------------------------------------------------------------------------------
+
+    @property
+    def zygote_pid(self) -> int | None:
+        return self._process.pid if self._process and self._process.poll() is None else None
+
+    def start(self) -> None:
+        """Start the zygote now (a worker can call this at start-up to take the cold start early).
+        Raises ``SandboxUnavailable`` when it cannot start or refuses to run unconfined."""
+        with self._lock:
+            self._ensure_started()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _ensure_started(self) -> None:
+        if self._control is not None and self._process is not None and self._process.poll() is None:
+            return
+        self._stop()
+        if time.monotonic() < self._refused_until:
+            raise SandboxUnavailable(self._refusal)
+        try:
+            self._start()
+        except _Refused as error:
+            # A machine without Landlock or seccomp will not grow them: do not pay a start per call.
+            self._stop()
+            self._refusal = str(error)
+            self._refused_until = time.monotonic() + 10.0
+            logger.error("sandbox unavailable: %s", error)
+            raise
+        except SandboxUnavailable as error:
+            self._stop()
+            logger.error("sandbox unavailable: %s", error)
+            raise
+
+    def _start(self) -> None:
+        host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        spec = importlib.util.find_spec("pyseccomp")
+        config = {
+            "control": zygote_end.fileno(),
+            "uid": self.uid,
+            "gid": self.gid,
+            "allow_unsafe": self.allow_unsafe,
+            "pyseccomp": spec.origin if spec and spec.origin else "",
+            "path": _JAIL_PARENT,
+            "testing_disable": list(self._testing_disable),
+        }
+        try:
+            self._process = subprocess.Popen(
+                [self.python, "-I", "-S", "-B", "-X", "utf8", "-c", _BOOTSTRAP, json.dumps(config)],
+                env={},
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                close_fds=True,
+                pass_fds=(zygote_end.fileno(),),
+                start_new_session=True,
+            )
+        except OSError as error:
+            host_end.close()
+            raise SandboxUnavailable(f"cannot start the sandbox interpreter: {error}") from None
+        finally:
+            zygote_end.close()
+        self._control = host_end
+        self.starts += 1
+        host_end.settimeout(self.start_timeout)
+        try:
+            hello = host_end.recv(1 << 16)
+        except OSError as error:
+            raise SandboxUnavailable(f"the sandbox did not start: {error}") from None
+        kind, body = hello[:1], hello[1:]
+        if kind not in (b"H", b"R"):
+            raise SandboxUnavailable(f"the sandbox did not start: {self._stderr_tail() or 'no greeting'}")
+        try:
+            self.layers = json.loads(body)
+        except ValueError:
+            raise SandboxUnavailable("the sandbox sent a malformed greeting") from None
+        problems = list(self.layers.get("problems") or [])
+        if kind == b"R":
+            raise _Refused(
+                "the sandbox refused to start: "
+                + "; ".join(problems)
+                + " (SANDBOX_ALLOW_UNSAFE=1 runs code without the missing layers: development machines only)"
+            )
+        if problems:
+            logger.critical(
+                "SANDBOX_ALLOW_UNSAFE: component code runs WITHOUT full confinement (%s). "
+                "Never run untrusted code like this.",
+                "; ".join(problems),
+            )
+        if self.layers.get("uid") == 0:
+            logger.critical("the sandbox runs jobs as root: set SANDBOX_UID to an unprivileged uid")
+        host_end.settimeout(CONTROL_TIMEOUT)
+
+    def _stderr_tail(self) -> str:
+        """The last line the zygote printed before it died during start-up (a traceback's)."""
+        process = self._process
+        if process is None or process.stderr is None:
+            return ""
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return ""
+        try:
+            return process.stderr.read(4096).decode("utf-8", "replace").strip().splitlines()[-1:][0]
+        except (OSError, IndexError):
+            return ""
+
+    def _stop(self) -> None:
+        for child in self._spares:
+            for fd in (child.to_child, child.from_child, child.pidfd):
+                if fd is not None:
+                    os.close(fd)
+        for to_child, from_child in self._awaiting:
+            os.close(to_child)
+            os.close(from_child)
+        self._spares.clear()
+        self._awaiting.clear()
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # its process group: the zygote and every job
+        process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+    def _send(self, message: bytes, fds: list[int] | None = None) -> None:
+        control = self._control
+        if control is None:
+            raise _ZygoteGone
+        try:
+            if fds:
+                control.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            else:
+                control.sendall(message)
+        except OSError:
+            raise _ZygoteGone from None
+
+    def _receive(self) -> bytes:
+        control = self._control
+        if control is None:
+            raise _ZygoteGone
+        try:
+            reply = control.recv(256)
+        except OSError:
+            raise _ZygoteGone from None
+        if not reply:
+            raise _ZygoteGone
+        return reply
+
+    def _request_fork(self) -> None:
+        """Ask for a child without waiting for the answer (``_absorb_fork_reply`` reads it later)."""
+        job_in_r, job_in_w = os.pipe2(os.O_CLOEXEC)
+        job_out_r, job_out_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            self._send(b"F", [job_in_r, job_out_w])
+        except _ZygoteGone:
+            os.close(job_in_w)
+            os.close(job_out_r)
+            raise
+        finally:
+            os.close(job_in_r)  # the zygote holds its own copies now (and closes them after forking)
+            os.close(job_out_w)
+        self._awaiting.append((job_in_w, job_out_r))
+
+    def _absorb_fork_reply(self) -> None:
+        reply = self._receive()
+        to_child, from_child = self._awaiting.popleft()
+        if reply[:1] != b"P" or len(reply) != 1 + PID.size:
+            os.close(to_child)
+            os.close(from_child)
+            if reply[:1] == b"E":
+                raise SandboxUnavailable(f"the sandbox could not fork: {reply[1:].decode('utf-8', 'replace')}")
+            raise _ZygoteGone
+        (pid,) = PID.unpack(reply[1:])
+        try:
+            pidfd: int | None = os.pidfd_open(pid)
+        except OSError:
+            pidfd = None  # an old kernel: the pid stays ours (unreaped) until we ask to reap it
+        os.set_blocking(to_child, False)
+        os.set_blocking(from_child, False)
+        self._spares.append(_Child(pid, pidfd, to_child, from_child, self.starts))
+
+    def _take_child(self) -> _Child:
+        """A confined child waiting for its job: the spare if one is ready, else a fresh fork."""
+        with self._lock:
+            for _attempt in (1, 2):
+                self._ensure_started()
+                try:
+                    if not self._spares:
+                        if not self._awaiting:
+                            self._request_fork()
+                        self._absorb_fork_reply()
+                    return self._spares.popleft()
+                except _ZygoteGone:
+                    logger.warning("the sandbox zygote died; restarting it")
+                    self._stop()
+            raise SandboxUnavailable("the sandbox zygote keeps dying")
+
+    def _prepare_spare(self) -> None:
+        """Have the next child forked and confined while the caller gets on with the outcome."""
+        with self._lock:
+            if self._control is None or self._spares or self._awaiting:
+                return
+            try:
+                self._request_fork()
+            except _ZygoteGone:
+                self._stop()
+
+    def _kill(self, child: _Child) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if child.pidfd is not None:
+                signal.pidfd_send_signal(child.pidfd, signal.SIGKILL)
+            else:
+                os.kill(child.pid, signal.SIGKILL)
+
+    def _release(self, child: _Child, *, want_status: bool) -> _Reaped | None:
+        """Kill the child and have the zygote reap it: at once, returning its exit status and CPU
+        time, when ``want_status``; otherwise whenever it has died (no waiting)."""
+        self._kill(child)
+        with self._lock:
+            if child.generation != self.starts or self._control is None:
+                return None  # its zygote is gone: the child was orphaned and is reaped by init
+            try:
+                if not want_status:
+                    self._send(b"K" + PID.pack(child.pid))
+                    return None
+                self._send(b"W" + PID.pack(child.pid))
+                while self._awaiting:  # answers to forks asked for earlier come first
+                    self._absorb_fork_reply()
+                reply = self._receive()
+            except (_ZygoteGone, SandboxUnavailable):
+                self._stop()
+                return None
+        if reply[:1] != b"S" or len(reply) != 1 + STATUS.size:
+            with self._lock:
+                self._stop()
+            return None
+        _, status, user_us, system_us, max_rss_kb = STATUS.unpack(reply[1:])
+        return _Reaped(status, (user_us + system_us) / 1000, max_rss_kb)
+
+    def _forget_after_fork(self) -> None:
+        """In a forked copy of this process: drop the parent's descriptors without touching its zygote."""
+        for child in self._spares:
+            for fd in (child.to_child, child.from_child, child.pidfd):
+                if fd is not None:
+                    os.close(fd)
+        for to_child, from_child in self._awaiting:
+            os.close(to_child)
+            os.close(from_child)
+        self._spares.clear()
+        self._awaiting.clear()
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None and self._process.stderr is not None:
+            self._process.stderr.close()
+        self._process = None
+        self._lock = threading.Lock()
+
+    # -- running a job ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        job: Job,
+        *,
+        limits: Limits | None = None,
+        on_log: LogCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        http: HttpCallback | None = None,
+    ) -> Outcome:
+        """Run ``job`` in a fresh confined child and return its ``Outcome``; never raises for anything
+        the code does, and returns within ``limits.wall_seconds`` plus the time spent in ``http``."""
+        limits = limits or Limits()
+        started = time.perf_counter()
+        logs: list[str] = []
+
+        def finish(outputs: dict[str, Any] | None, error: dict[str, Any] | None, reaped: _Reaped | None) -> Outcome:
+            return Outcome(
+                ok=error is None,
+                outputs=outputs if error is None else None,
+                error=error,
+                logs=logs,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                cpu_ms=reaped.cpu_ms if reaped else None,
+                max_rss_kb=reaped.max_rss_kb if reaped else None,
+            )
+
+        if not isinstance(job.inputs, dict) or not isinstance(job.code, str):
+            return finish(None, _error(Code.UNAVAILABLE, "inputs must be a JSON object, code a string"), None)
+        if len(job.code.encode("utf-8", "surrogatepass")) > MAX_CODE_BYTES:
+            return finish(None, _error(Code.UNAVAILABLE, f"the code is larger than {MAX_CODE_BYTES} bytes"), None)
+        try:
+            payload = frames.encode(
+                frames.JOB,
+                {
+                    "code": job.code,
+                    "inputs": job.inputs,
+                    "idempotency_key": job.idempotency_key,
+                    "output_bytes": limits.output_bytes,
+                    "cpu_seconds": limits.cpu_seconds,
+                    "memory_mb": limits.memory_mb,
+                },
+            )
+        except (TypeError, ValueError, UnicodeEncodeError) as problem:
+            return finish(None, _error(Code.UNAVAILABLE, f"the inputs are not JSON-serialisable: {problem}"), None)
+        if len(payload) > MAX_JOB_BYTES:
+            return finish(None, _error(Code.UNAVAILABLE, f"the job is larger than {MAX_JOB_BYTES} bytes"), None)
+        try:
+            child = self._take_child()
+        except SandboxUnavailable as unavailable:
+            return finish(None, _error(Code.UNAVAILABLE, str(unavailable)), None)
+
+        session = _Session(self, child, limits, started, logs, on_log, on_progress, http)
+        reaped: _Reaped | None = None
+        outputs: dict[str, Any] | None = None
+        error: dict[str, Any] | None = None
+        try:
+            outputs, error = session.relay(payload)
+            if outputs is None and error is None:
+                session.await_exit()
+        finally:
+            silent = outputs is None and error is None
+            reaped = self._release(child, want_status=silent)
+            for fd in (child.to_child, child.from_child, child.pidfd):
+                if fd is not None:
+                    os.close(fd)
+            self._prepare_spare()
+        if silent:
+            error = session.classify_silent_end(reaped)
+        if error is not None and error["code"] == Code.MEMORY:
+            error["message"] = f"memory limit of {limits.memory_mb} MB exceeded"
+        return finish(outputs, error, reaped)
+
+
+class _Session:
+    """The relay loop of one job: writes the job and HTTP answers, reads and checks frames."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        child: _Child,
+        limits: Limits,
+        started: float,
+        logs: list[str],
+        on_log: LogCallback | None,
+        on_progress: ProgressCallback | None,
+        http: HttpCallback | None,
+    ) -> None:
+        self.pool = pool
+        self.child = child
+        self.limits = limits
+        self.deadline = started + limits.wall_seconds
+        self.logs = logs
+        self.on_log = on_log
+        self.on_progress = on_progress
+        self.http = http
+        self.log_used = 0
+        self.http_calls = 0
+        self.killed_by_host = False
+        self.outbox = bytearray()
+        self.reader = frames.FrameReader(
+            {
+                frames.LOG: limits.log_bytes + MAX_SMALL_FRAME,
+                frames.PROGRESS: MAX_SMALL_FRAME,
+                frames.HTTP: MAX_HTTP_REQUEST_BYTES,
+                frames.RESULT: limits.output_bytes + len(b'{"outputs":}'),
+                frames.ERROR: MAX_SMALL_FRAME,
+            }
+        )
+
+    def relay(self, payload: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """``(outputs, None)``, ``(None, error)``, or ``(None, None)`` when the child ended silently."""
+        child = self.child
+        self.outbox += payload
+        poller = select.poll()
+        poller.register(child.from_child, select.POLLIN)
+        poller.register(child.to_child, select.POLLOUT)
+        writing = True
+        while True:
+            remaining = self.deadline - time.perf_counter()
+            if remaining <= 0:
+                self.killed_by_host = True
+                return None, _error(Code.WALL_TIME, f"wall-time limit of {self.limits.wall_seconds:g} s exceeded")
+            for fd, _events in poller.poll(math.ceil(remaining * 1000)):
+                if fd == child.to_child:
+                    if self._write():
+                        continue
+                    poller.unregister(child.to_child)
+                    writing = False
+                    continue
+                try:
+                    data = os.read(child.from_child, 1 << 16)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    return None, None
+                try:
+                    for kind, frame in self.reader.feed(data):
+                        final = self._handle(kind, frame)
+                        if final is not None:
+                            return final
+                except frames.FrameTooLarge as error:
+                    self.pool._kill(child)
+                    self.killed_by_host = True
+                    return None, self._too_large(error)
+                except (frames.FrameError, _ProtocolViolation) as error:
+                    self.pool._kill(child)
+                    self.killed_by_host = True
+                    return None, _error(Code.EXCEPTION, f"the code broke the sandbox channel: {error}")
+            if self.outbox and not writing:
+                poller.register(child.to_child, select.POLLOUT)
+                writing = True
+
+    def _write(self) -> bool:
+        """Write what we can; True while there is more to write."""
+        try:
+            written = os.write(self.child.to_child, self.outbox[: 1 << 16])
+        except BlockingIOError:
+            return True
+        except (BrokenPipeError, OSError):
+            self.outbox.clear()  # the child is gone or stopped reading: its end shows up on the read side
+            return False
+        del self.outbox[:written]
+        return bool(self.outbox)
+
+    def _too_large(self, error: frames.FrameTooLarge) -> dict[str, Any]:
+        if error.kind == frames.RESULT:
+            return _error(Code.OUTPUT, f"outputs are larger than the limit of {self.limits.output_bytes} bytes")
+        if error.kind == frames.LOG:
+            self._log_overflow("")
+            return _error(Code.LOGS, f"log limit of {self.limits.log_bytes} bytes exceeded")
+        return _error(Code.EXCEPTION, f"the code broke the sandbox channel: {error}")
+
+    def _handle(self, kind: int, frame: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None] | None:
+        if kind == frames.LOG:
+            line = frame.get("line")
+            if set(frame) != {"line"} or not isinstance(line, str):
+                raise _ProtocolViolation("malformed log frame")
+            if not self._log(line):
+                return self._stop(_error(Code.LOGS, f"log limit of {self.limits.log_bytes} bytes exceeded"))
+            return None
+        if kind == frames.PROGRESS:
+            step, message = frame.get("step"), frame.get("message")
+            if set(frame) != {"step", "message"} or not isinstance(message, str):
+                raise _ProtocolViolation("malformed progress frame")
+            if isinstance(step, bool) or not isinstance(step, int | float | str):
+                raise _ProtocolViolation("malformed progress frame")
+            self.log_used += len(message.encode()) + len(str(step))
+            if self.log_used > self.limits.log_bytes:
+                self._log_overflow("")
+                return self._stop(_error(Code.LOGS, f"log limit of {self.limits.log_bytes} bytes exceeded"))
+            if self.on_progress is not None:
+                self.on_progress(step, message)
+            return None
+        if kind == frames.HTTP:
+            self.http_calls += 1
+            if self.http_calls > self.limits.http_calls:
+                return self._stop(_error(Code.HTTP_CALLS, f"more than {self.limits.http_calls} HTTP calls"))
+            self.outbox += self._serve_http(_parse_http(frame))
+            return None
+        if kind == frames.RESULT:
+            outputs = frame.get("outputs")
+            if set(frame) != {"outputs"} or not isinstance(outputs, dict):
+                raise _ProtocolViolation("malformed result frame")
+            return outputs, None
+        return None, _child_error(frame)
+
+    def _stop(self, error: dict[str, Any]) -> tuple[None, dict[str, Any]]:
+        self.pool._kill(self.child)
+        self.killed_by_host = True
+        return None, error
+
+    def _emit(self, line: str) -> None:
+        self.logs.append(line)
+        if self.on_log is not None:
+            self.on_log(line)
+
+    def _log(self, line: str) -> bool:
+        size = len(line.encode())
+        if self.log_used + size > self.limits.log_bytes:
+            self._log_overflow(line)
+            return False
+        self.log_used += size
+        self._emit(line)
+        return True
+
+    def _log_overflow(self, line: str) -> None:
+        room = max(self.limits.log_bytes - self.log_used, 0)
+        head = line.encode()[:room].decode("utf-8", "ignore")
+        if head:
+            self._emit(head)
+        self.log_used = self.limits.log_bytes
+        self._emit(f"[log limit of {self.limits.log_bytes} bytes reached: the run was stopped]")
+
+    def _serve_http(self, request: HttpRequest) -> bytes:
+        if self.http is None:
+            response = HttpResponse(status=0, headers={}, error="ctx.http is not available here")
+        else:
+            try:
+                response = self.http(request)
+            except Exception:
+                logger.exception("the ctx.http callback failed")
+                response = HttpResponse(status=0, headers={}, error="the HTTP request failed")
+        answer = {
+            "status": int(response.status),
+            "headers": {str(k): str(v) for k, v in response.headers.items()},
+            "body": base64.b64encode(response.body).decode("ascii"),
+            "error": response.error or None,
+        }
+        encoded = frames.encode(frames.ANSWER, answer)
+        if len(encoded) > MAX_ANSWER_BYTES:
+            encoded = frames.encode(
+                frames.ANSWER, {"status": 0, "headers": {}, "body": "", "error": "the response is too large"}
+            )
+        return encoded
+
+    def await_exit(self) -> None:
+        """After the channel closed: give the child a moment to end by itself, so that its own exit
+        status (a CPU-limit signal, a runtime failure) is what gets classified."""
+        if self.child.pidfd is None:
+            return
+        poller = select.poll()
+        poller.register(self.child.pidfd, select.POLLIN)
+        remaining = min(self.deadline - time.perf_counter(), 1.0)
+        if remaining <= 0 or not poller.poll(math.ceil(remaining * 1000)):
+            self.killed_by_host = True
+
+    def classify_silent_end(self, reaped: _Reaped | None) -> dict[str, Any]:
+        """The error for a child that closed its channel without a result."""
+        if reaped is None:
+            return _error(Code.EXCEPTION, "the sandboxed process ended without a result")
+        status = reaped.status
+        cpu_limit_ms = self.limits.cpu_seconds * 1000
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and reaped.cpu_ms >= cpu_limit_ms - 50):
+                return _error(Code.CPU_TIME, f"CPU-time limit of {self.limits.cpu_seconds} s exceeded")
+            if sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS) and reaped.max_rss_kb * 1024 >= (
+                self.limits.memory_mb * 1024 * 1024 * 0.8
+            ):
+                return _error(Code.MEMORY, "memory limit exceeded")
+            if sig == signal.SIGKILL and self.killed_by_host:
+                return _error(Code.EXCEPTION, "the code closed its channel and was stopped")
+            return _error(Code.EXCEPTION, f"the sandboxed process died ({signal.Signals(sig).name})")
+        exit_code = os.WEXITSTATUS(status)
+        if exit_code == 75:
+            return _error(Code.MEMORY, "memory limit exceeded")
+        if exit_code in (71, 72):
+            return _error(Code.UNAVAILABLE, "the job process could not be confined")
+        return _error(Code.EXCEPTION, f"the code ended the process (exit status {exit_code}) without a result")
+
+
+def _child_error(frame: dict[str, Any]) -> dict[str, Any]:
+    code, message = frame.get("code"), frame.get("message")
+    if isinstance(code, bool) or not isinstance(code, int) or not isinstance(message, str):
+        raise _ProtocolViolation("malformed error frame")
+    if code not in _CHILD_CODES and not 200 <= code <= 2_147_483_647:
+        raise _ProtocolViolation(f"error code {code} cannot come from the code")
+    extras = {k: v for k, v in frame.items() if k not in ("code", "message")}
+    for key, value in extras.items():
+        expected = _ERROR_EXTRAS.get(key)
+        if expected is None or isinstance(value, bool) or not isinstance(value, expected):
+            raise _ProtocolViolation(f"malformed error frame field {key!r}")
+    return _error(code, message, **extras)
+
+
+def _parse_http(frame: dict[str, Any]) -> HttpRequest:
+    """A strictly checked ``HttpRequest`` from the child's frame (the child is not trusted)."""
+    keys = {"method", "url", "headers", "params", "has_json", "json", "data"}
+    method, url, headers = frame.get("method"), frame.get("url"), frame.get("headers")
+    if set(frame) != keys or method not in HTTP_METHODS or not isinstance(url, str) or not isinstance(headers, dict):
+        raise _ProtocolViolation("malformed HTTP request frame")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise _ProtocolViolation("malformed HTTP headers")
+    params = frame["params"]
+    if params is not None and not isinstance(params, dict):
+        raise _ProtocolViolation("malformed HTTP params")
+    has_json = frame["has_json"]
+    if not isinstance(has_json, bool):
+        raise _ProtocolViolation("malformed HTTP request frame")
+    data_frame = frame["data"]
+    data: str | bytes | dict[str, str] | None = None
+    if data_frame is not None:
+        if not isinstance(data_frame, dict) or set(data_frame) != {"kind", "value"}:
+            raise _ProtocolViolation("malformed HTTP body")
+        kind, value = data_frame["kind"], data_frame["value"]
+        if kind == "text" and isinstance(value, str):
+            data = value
+        elif kind == "bytes" and isinstance(value, str):
+            try:
+                data = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise _ProtocolViolation("malformed HTTP body") from None
+        elif kind == "form" and isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            data = value
+        else:
+            raise _ProtocolViolation("malformed HTTP body")
+    return HttpRequest(
+        method=method,
+        url=url,
+        headers=headers,
+        params=params,
+        json=frame["json"] if has_json else None,
+        data=data,
+    )
+
+
+_pool: Pool | None = None
+_pool_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _pool_lock
+    _pool_lock = threading.Lock()  # a fork while another thread held it would leave it held forever
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+def get_pool() -> Pool:
+    """This process's pool (a new one after a fork: a worker never uses its parent's zygote)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool.owner_pid != os.getpid():
+            _pool = Pool.from_settings()
+        return _pool

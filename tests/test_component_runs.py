@@ -128,3 +128,39 @@ def test_a_private_destination_is_refused_in_the_worker(platform, alice, project
         Synchronise(secret, base_url=platform).components.run(component.pk, {})
     assert blocked.value.code == 502
     assert Execution.objects.get(component=component).status == "failed"
+
+
+def test_code_calls_an_api_with_a_credential_it_never_sees(platform, alice, project, third_party):
+    credentials.credential_set(project=project, actor=alice, name="API_TOKEN", value="tok-never-in-sandbox")
+    code = (
+        "def run(inputs, ctx):\n"
+        f"    answer = ctx.http('GET', '{third_party.url('/echo')}', params={{'n': inputs['n']}},\n"
+        "                      headers={'Authorization': 'Bearer {{ secrets.API_TOKEN }}'})\n"
+        "    seen = answer.json()['headers']['Authorization']\n"
+        "    ctx.log('called', answer.status)\n"
+        "    if inputs['n'] < 0:\n"
+        "        raise ComponentError('n must not be negative', 201)\n"
+        "    return {'status': answer.status, 'seen': seen}\n"
+    )
+    component = services.component_create(
+        project=project, actor=alice, name="Caller", code=code,
+        inputs=[{"name": "n", "type": "number", "subtype": "integer"}],
+        outputs=[{"name": "status", "type": "number"}, {"name": "seen", "type": "text"}],
+    )  # fmt: skip
+    services.component_publish(component=component, actor=alice)
+    _key, secret = account_services.api_key_create(project=project, actor=alice)
+    client = Synchronise(secret, base_url=platform)
+
+    outputs = client.components.run(component.pk, {"n": 3})
+    assert third_party.requests[-1]["headers"]["Authorization"] == "Bearer tok-never-in-sandbox"
+    # The echo came back masked: the code saw no plaintext, and none was stored.
+    assert outputs["status"] == 200
+    assert "tok-never-in-sandbox" not in outputs["seen"]
+    execution = Execution.objects.filter(component=component).latest("created_at")
+    assert execution.logs == ["called 200"]
+
+    with pytest.raises(SynchroniseError) as refused:
+        client.components.run(component.pk, {"n": -1})
+    assert refused.value.code == 201
+    assert refused.value.status == 422
+    assert refused.value.message == "n must not be negative"

@@ -113,6 +113,11 @@ class Plan(models.Model):
         max_length=32, blank=True, help_text="Per API key, e.g. '600/min'; empty uses API_KEY_RATE_LIMIT."
     )
     is_default = models.BooleanField(default=False, help_text="Given to users without a plan.")
+    # Limits of code component runs in this plan's projects; empty uses the SANDBOX_* settings.
+    run_wall_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Wall time per run.")
+    run_cpu_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="CPU time per run.")
+    run_memory_mb = models.PositiveIntegerField(null=True, blank=True, help_text="Memory per run.")
+    run_http_calls = models.PositiveIntegerField(null=True, blank=True, help_text="ctx.http calls per run.")
 
     objects = PlanQuerySet.as_manager()
 

@@ -16,11 +16,26 @@ from components.models import Execution
 LOG_FLUSH_SECONDS = 0.2
 
 
+def limits_for(execution: Execution) -> Any:
+    """The sandbox limits of the plan that pays for this run (its project owner's); settings fill the rest."""
+    from components.sandbox import Limits
+
+    owner = execution.project.owner()
+    plan = owner.effective_plan() if owner else None
+    chosen = {
+        "wall_seconds": getattr(plan, "run_wall_seconds", None),
+        "cpu_seconds": getattr(plan, "run_cpu_seconds", None),
+        "memory_mb": getattr(plan, "run_memory_mb", None),
+        "http_calls": getattr(plan, "run_http_calls", None),
+    }
+    return Limits(**{name: value for name, value in chosen.items() if value is not None})
+
+
 def run_code(execution: Execution, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
     from components.credentials import credential_values, mask, render_secrets
     from components.runs import MAX_LOG_LINES, announce
-    from components.sandbox import HttpRequest, HttpResponse, Job, Limits, get_pool
+    from components.sandbox import HttpRequest, HttpResponse, Job, get_pool
     from synchronise.lib import outbound
 
     secrets = credential_values(project=execution.project)
@@ -54,7 +69,7 @@ def run_code(execution: Execution, code: str) -> Any:
 
     outcome = get_pool().run(
         Job(code=code, inputs=execution.inputs, idempotency_key=f"execution-{execution.pk}"),
-        limits=Limits(),
+        limits=limits_for(execution),
         on_log=on_log,
         on_progress=lambda step, message: None,
         http=serve_http,

@@ -164,3 +164,22 @@ def test_code_calls_an_api_with_a_credential_it_never_sees(platform, alice, proj
     assert refused.value.code == 201
     assert refused.value.status == 422
     assert refused.value.message == "n must not be negative"
+
+
+def test_the_plans_limits_apply_and_a_timeout_is_recorded(platform, alice, project):
+    from accounts.models import Plan
+
+    plan = Plan.objects.create(name="Short", slug="short", monthly_quota=-1, run_wall_seconds=1)
+    account_services.user_set_plan(user=alice, plan=plan)
+    component = services.component_create(
+        project=project, actor=alice, name="Spin", code="def run(inputs, ctx):\n    while True:\n        pass\n"
+    )
+    services.component_publish(component=component, actor=alice)
+    _key, secret = account_services.api_key_create(project=project, actor=alice)
+    with pytest.raises(SynchroniseError) as timed_out:
+        Synchronise(secret, base_url=platform).components.run(component.pk, {}, timeout=20)
+    assert timed_out.value.code == 109
+    assert timed_out.value.status == 504
+    execution = Execution.objects.get(component=component)
+    assert execution.status == "timed_out"
+    assert execution.duration_ms < 5000  # the plan's 1 s, not the default 20 s

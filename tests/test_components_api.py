@@ -195,3 +195,15 @@ def test_credentials_are_write_only_and_members_only(client, alice, bob, charlie
     client.force_login(bob)
     assert api(client, "delete", f"projects/{project.pk}/credentials/STRIPE_KEY/").status_code == 204
     assert api(client, "get", f"projects/{project.pk}/credentials/").json() == []
+
+
+def test_validation_roles_may_run_any_component(client, alice, charlie, component):
+    from django.contrib.auth.models import Group
+
+    services.component_publish(component=component, actor=alice)
+    client.force_login(charlie)
+    assert api(client, "post", f"components/{component.pk}/run?async=1", {"a": 1, "b": 2}).json()["code"] == 104
+    charlie.groups.add(Group.objects.get(name="marketplace_validation"))
+    response = api(client, "post", f"components/{component.pk}/run?async=1", {"a": 1, "b": 2})
+    assert response.status_code == 202
+    assert api(client, "get", f"components/{component.pk}/").status_code == 404  # runs, but does not browse

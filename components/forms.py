@@ -82,3 +82,10 @@ class ComponentSettingsForm(forms.Form):
             _add_service_errors(self, error)
             return False
         return True
+
+
+class CredentialForm(forms.Form):
+    """Set (create or replace) a credential; the value is never shown again."""
+
+    name = forms.CharField(max_length=64, help_text="Capitals, digits and underscores, e.g. STRIPE_KEY.")
+    value = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,8 +24,8 @@ from accounts.views.access import member_project, signed_in
 from accounts.views.keys import publishable_key_of
 from accounts.views.pages import projects_of
 from components import services
-from components.forms import ComponentCreateForm, ComponentSettingsForm
-from components.models import Component, Kind
+from components.forms import ComponentCreateForm, ComponentSettingsForm, CredentialForm
+from components.models import Component, Credential, Kind
 from components.types import TYPES
 
 
@@ -203,3 +204,38 @@ def component_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _example_value(type_name: str) -> object:
     return {"number": 1, "bool": True, "json": {}, "list": [], "date": "2026-01-01"}.get(type_name, "text")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_credentials(request: HttpRequest, pk: int) -> HttpResponse:
+    """A project's credentials: names for every member; editors set and delete (values are write-only)."""
+    from accounts.views.projects import tab_context
+    from components import credentials
+
+    project, membership = member_project(request, pk, Permission.VIEW)
+    form = CredentialForm(request.POST or None)
+    if request.method == "POST":
+        member_project(request, pk, Permission.EDIT)  # 403 for viewers
+        if "delete" in request.POST:
+            try:
+                credentials.credential_delete(project=project, actor=signed_in(request), name=request.POST["delete"])
+            except Credential.DoesNotExist:
+                raise Http404("No such credential.") from None
+            messages.success(request, f"Credential {request.POST['delete']} deleted.")
+            return redirect("project_credentials", project.pk)
+        if form.is_valid():
+            try:
+                credentials.credential_set(project=project, actor=signed_in(request), **form.cleaned_data)
+            except ValidationError as error:
+                for field, problems in error.message_dict.items():
+                    form.add_error(field if field in form.fields else None, problems)
+            else:
+                messages.success(request, f"Credential {form.cleaned_data['name']} saved.")
+                return redirect("project_credentials", project.pk)
+    context = {
+        **tab_context(project, membership, "credentials"),
+        "form": form,
+        "credentials": project.credentials.order_by("name"),
+    }
+    return render(request, "components/project_credentials.html", context)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from components.api import LegacyRunView
+from components.views import project_credentials
 from realtime.api import CloudFunctionView
 from synchronise.health import healthz
 
@@ -20,5 +21,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("components/", include("components.page_urls")),
+    path("projects/<int:pk>/credentials/", project_credentials, name="project_credentials"),
     path("", include("accounts.urls")),
 ]

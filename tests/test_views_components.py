@@ -238,3 +238,33 @@ def test_the_side_menu_marks_components_current(client, component, bob):
     client.force_login(bob)
     page = client.get(reverse("components_home")).content.decode()
     assert f'href="{reverse("components_home")}" aria-current="page"' in page
+
+
+def test_credentials_page_is_write_only_and_members_only(client, alice, bob, charlie, project):
+    from components.models import Credential
+
+    url = f"/projects/{project.pk}/credentials/"
+    client.force_login(bob)
+    response = client.post(url, {"name": "STRIPE_KEY", "value": "sk_live_visible_never"})
+    assert response.status_code == 302
+    page = client.get(url).content.decode()
+    assert "STRIPE_KEY" in page
+    assert "sk_live_visible_never" not in page
+    assert Credential.objects.get(project=project).ciphertext.startswith("v1:")
+    bad = client.post(url, {"name": "lower", "value": "x"})
+    assert bad.status_code == 200
+    assert "Capitals" in bad.content.decode() or "capitals" in bad.content.decode().lower()
+
+    client.force_login(charlie)
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"delete": "STRIPE_KEY"}).status_code == 404
+
+    from accounts import services as account_services
+
+    account_services.member_invite(project=project, actor=alice, email=charlie.email, permission="view")
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"delete": "STRIPE_KEY"}).status_code == 403
+
+    client.force_login(bob)
+    assert client.post(url, {"delete": "STRIPE_KEY"}).status_code == 302
+    assert not Credential.objects.filter(project=project).exists()

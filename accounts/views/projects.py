@@ -66,7 +66,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/project_detail.html", {**tab_context(project, membership, "info"), "form": form})
 
 
-PROJECT_TABS = ("info", "team", "keys", "connect")
+PROJECT_TABS = ("info", "team", "keys", "credentials", "connect")
 
 
 @login_required

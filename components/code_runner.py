@@ -71,7 +71,7 @@ def run_code(execution: Execution, code: str) -> Any:
         Job(code=code, inputs=execution.inputs, idempotency_key=f"execution-{execution.pk}"),
         limits=limits_for(execution),
         on_log=on_log,
-        on_progress=lambda step, message: None,
+        on_progress=lambda step, message: on_log(f"[progress {step}] {message}"),
         http=serve_http,
     )
     if not outcome.ok:

@@ -137,6 +137,7 @@ def test_code_calls_an_api_with_a_credential_it_never_sees(platform, alice, proj
         f"    answer = ctx.http('GET', '{third_party.url('/echo')}', params={{'n': inputs['n']}},\n"
         "                      headers={'Authorization': 'Bearer {{ secrets.API_TOKEN }}'})\n"
         "    seen = answer.json()['headers']['Authorization']\n"
+        "    ctx.progress(1, 'called the API')\n"
         "    ctx.log('called', answer.status)\n"
         "    if inputs['n'] < 0:\n"
         "        raise ComponentError('n must not be negative', 201)\n"
@@ -157,7 +158,7 @@ def test_code_calls_an_api_with_a_credential_it_never_sees(platform, alice, proj
     assert outputs["status"] == 200
     assert "tok-never-in-sandbox" not in outputs["seen"]
     execution = Execution.objects.filter(component=component).latest("created_at")
-    assert execution.logs == ["called 200"]
+    assert execution.logs == ["[progress 1] called the API", "called 200"]
 
     with pytest.raises(SynchroniseError) as refused:
         client.components.run(component.pk, {"n": -1})

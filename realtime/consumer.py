@@ -11,11 +11,14 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import async_to_sync
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -52,6 +55,37 @@ class TokenBucket:
 
 
 class CloudConsumer(AsyncWebsocketConsumer):
+    user_id: int | None = None  # the signed-in user's id, read once at connect
+
+    # --- the ASGI loop ------------------------------------------------------------------------
+    #
+    # Channels' generic loop gives every socket a channel of its own on the channel layer (a
+    # receive loop: tasks and a queue per socket) and closes stale database connections on a
+    # thread before every handler. This consumer needs neither: updates come from this process's
+    # hub (realtime/hub.py), not through a channel per socket, and every database access below
+    # goes through `database_sync_to_async`, which closes stale connections around each call
+    # (the disconnect handler still does too). Measured in bench/realtime.py.
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        # Updates (one frame per socket per change) skip Channels' session wrapper around `send`:
+        # it only ever acts on HTTP responses (saving the session, setting its cookie), yet reads
+        # the lazy session twice per WebSocket frame. Any other wrapper, or none, is kept.
+        self.frame_send = getattr(getattr(send, "__self__", None), "real_send", send)
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.api_key: ApiKey | None = None
@@ -70,6 +104,7 @@ class CloudConsumer(AsyncWebsocketConsumer):
             if self.api_key is None:
                 await self.close(code=4403)
                 return
+        self.user_id = getattr(self.user, "pk", None)
         # Anonymous sockets are accepted: they may call public functions and get 401 otherwise.
         await hub.ensure_started()
         await self.accept()
@@ -198,14 +233,15 @@ class CloudConsumer(AsyncWebsocketConsumer):
 
     # --- updates, from this process's hub -----------------------------------------------------
 
-    async def deliver_update(self, key: str, recipients: list[int] | None) -> None:
+    async def deliver_update(self, key: str, recipients: Collection[int] | None) -> None:
         """Tell the page to call again: only the recipients' sockets, once per subscribed request."""
-        if recipients is not None:
-            user_id = getattr(self.user, "pk", None)
-            if user_id is None or user_id not in recipients:
-                return
+        if recipients is not None and (self.user_id is None or self.user_id not in recipients):
+            return
         for request_id in sorted(self.by_key.get(key, ())):
-            await self.send_json({"type": "cloud.data_update", "request_id": request_id})
+            # What send_json would send, without building an encoder per message: this runs once
+            # per socket per change.
+            text = f'{{"type":"cloud.data_update","request_id":{json.dumps(request_id)}}}'
+            await self.frame_send({"type": "websocket.send", "text": text})
 
     # --- outgoing ---------------------------------------------------------------------------
 

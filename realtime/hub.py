@@ -14,6 +14,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -26,7 +27,7 @@ REJOIN_SECONDS = 3600
 
 
 class Subscriber(Protocol):
-    async def deliver_update(self, key: str, recipients: list[int] | None) -> None: ...
+    async def deliver_update(self, key: str, recipients: Collection[int] | None) -> None: ...
 
 
 class Hub:
@@ -84,6 +85,9 @@ class Hub:
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         recipients = message.get("recipients")
+        if recipients is not None:
+            # Every local subscriber checks its user against this: a set, once per change.
+            recipients = frozenset(recipients)
         for key in message.get("keys", ()):
             for subscriber in list(self.subscribers.get(key, ())):
                 try:

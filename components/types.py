@@ -319,28 +319,15 @@ def coerce_inputs(specs: list[dict[str, Any]], values: dict[str, Any]) -> dict[s
     Only ``secret`` inputs may name a credential: a ``{{ secrets.… }}`` reference anywhere else
     would let a caller make the host substitute a credential wherever that value is sent.
     """
-    result = dict(values)
-    incorrect, missing = [], []
+    incorrect: list[dict[str, Any]] = []
+    missing: list[str] = []
     secret_inputs = {spec["name"] for spec in specs if spec["type"] == "secret"}
     for name, value in values.items():
         if name not in secret_inputs and _has_secret_reference(value):
             incorrect.append(
                 {"name": name, "expected": "a value without {{ secrets.… }}", "given": "a secret reference"}
             )
-    for spec in specs:
-        name = spec["name"]
-        if name not in values or values[name] is None:
-            if "default" in spec:
-                result[name] = spec["default"]
-            elif not spec.get("optional"):
-                missing.append(name)
-            continue
-        if any(i["name"] == name for i in incorrect):
-            continue
-        try:
-            result[name] = _coerce(spec, values[name])
-        except (Invalid, ValueError, TypeError, KeyError, OverflowError):
-            incorrect.append({"name": name, "expected": describe(spec), "given": _given(values[name])})
+    result = _coerce_all(specs, values, incorrect=incorrect, missing=missing, use_defaults=True)
     if incorrect:
         names = ", ".join(i["name"] for i in incorrect)
         raise RunError(INCORRECT_INPUT, f"inputs of the wrong type: {names}", incorrect=incorrect)
@@ -353,21 +340,40 @@ def check_outputs(specs: list[dict[str, Any]], values: Any) -> dict[str, Any]:
     """The outputs, coerced to their declared types. Raises ``RunError`` 106 or 107."""
     if not isinstance(values, dict):
         raise RunError(INCORRECT_OUTPUT, "the component must return an object of outputs")
-    result = dict(values)
-    incorrect, missing = [], []
-    for spec in specs:
-        name = spec["name"]
-        if name not in values or values[name] is None:
-            if not spec.get("optional"):
-                missing.append(name)
-            continue
-        try:
-            result[name] = _coerce(spec, values[name])
-        except (Invalid, ValueError, TypeError, KeyError, OverflowError):
-            incorrect.append({"name": name, "expected": describe(spec), "given": _given(values[name])})
+    incorrect: list[dict[str, Any]] = []
+    missing: list[str] = []
+    result = _coerce_all(specs, values, incorrect=incorrect, missing=missing, use_defaults=False)
     if incorrect:
         names = ", ".join(i["name"] for i in incorrect)
         raise RunError(INCORRECT_OUTPUT, f"outputs of the wrong type: {names}", incorrect=incorrect)
     if missing:
         raise RunError(MISSING_OUTPUT, f"missing outputs: {', '.join(missing)}", missing=missing)
+    return result
+
+
+def _coerce_all(
+    specs: list[dict[str, Any]],
+    values: dict[str, Any],
+    *,
+    incorrect: list[dict[str, Any]],
+    missing: list[str],
+    use_defaults: bool,
+) -> dict[str, Any]:
+    """``values`` with each declared one coerced; problems are appended to ``incorrect`` / ``missing``
+    (a name already in ``incorrect`` is not checked again). Undeclared values pass through."""
+    result = dict(values)
+    for spec in specs:
+        name = spec["name"]
+        if name not in values or values[name] is None:
+            if use_defaults and "default" in spec:
+                result[name] = spec["default"]
+            elif not spec.get("optional"):
+                missing.append(name)
+            continue
+        if any(i["name"] == name for i in incorrect):
+            continue
+        try:
+            result[name] = _coerce(spec, values[name])
+        except (Invalid, ValueError, TypeError, KeyError, OverflowError):
+            incorrect.append({"name": name, "expected": describe(spec), "given": _given(values[name])})
     return result

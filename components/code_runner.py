@@ -6,21 +6,26 @@ bodies and the host substitutes it on the way out, through the SSRF-guarded clie
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from accounts.models import Project
 from components import errors
 from components.errors import RunError
-from components.models import Execution
+
+if TYPE_CHECKING:
+    from components.invocation import Invocation
 
 LOG_FLUSH_SECONDS = 0.2
 
 
-def limits_for(execution: Execution) -> Any:
-    """The sandbox limits of the plan that pays for this run (its project owner's); settings fill the rest."""
+def limits_for(project: Project, *, wall_seconds: float | None = None) -> Any:
+    """The sandbox limits of the plan that pays for runs in ``project`` (its owner's); settings fill
+    the rest. ``wall_seconds`` (a workflow step's timeout) may only tighten the plan's wall time."""
     from components.sandbox import Limits
 
-    owner = execution.project.owner()
+    owner = project.owner()
     plan = owner.effective_plan() if owner else None
     chosen = {
         "wall_seconds": getattr(plan, "run_wall_seconds", None),
@@ -28,17 +33,19 @@ def limits_for(execution: Execution) -> Any:
         "memory_mb": getattr(plan, "run_memory_mb", None),
         "http_calls": getattr(plan, "run_http_calls", None),
     }
-    return Limits(**{name: value for name, value in chosen.items() if value is not None})
+    limits = Limits(**{name: value for name, value in chosen.items() if value is not None})
+    if wall_seconds is not None and wall_seconds < limits.wall_seconds:
+        limits = dataclasses.replace(limits, wall_seconds=wall_seconds)
+    return limits
 
 
-def run_code(execution: Execution, code: str) -> Any:
+def run_code(invocation: Invocation, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
-    from components.credentials import credential_values, mask, render_secrets
-    from components.runs import MAX_LOG_LINES, announce
+    from components.credentials import mask, render_secrets
     from components.sandbox import HttpRequest, HttpResponse, Job, get_pool
     from synchronise.lib import outbound
 
-    secrets = credential_values(project=execution.project)
+    secrets = invocation.credentials()
 
     def serve_http(request: HttpRequest) -> HttpResponse:
         try:
@@ -59,17 +66,16 @@ def run_code(execution: Execution, code: str) -> Any:
     last_flush = [0.0]
 
     def on_log(line: str) -> None:
-        execution.logs.append(mask(line, secrets.values()))
-        # Live console: store and announce the lines at most every LOG_FLUSH_SECONDS while running.
+        invocation.logs.append(mask(line, secrets.values()) if secrets else line)
+        # Live console: hand the lines over at most every LOG_FLUSH_SECONDS while running.
         now = time.monotonic()
-        if now - last_flush[0] >= LOG_FLUSH_SECONDS:
+        if invocation.on_logs is not None and now - last_flush[0] >= LOG_FLUSH_SECONDS:
             last_flush[0] = now
-            Execution.objects.filter(pk=execution.pk).update(logs=execution.logs[-MAX_LOG_LINES:])
-            announce(execution)
+            invocation.on_logs(invocation.logs)
 
     outcome = get_pool().run(
-        Job(code=code, inputs=execution.inputs, idempotency_key=f"execution-{execution.pk}"),
-        limits=limits_for(execution),
+        Job(code=code, inputs=invocation.inputs, idempotency_key=invocation.idempotency_key),
+        limits=limits_for(invocation.project, wall_seconds=invocation.wall_seconds),
         on_log=on_log,
         on_progress=lambda step, message: on_log(f"[progress {step}] {message}"),
         http=serve_http,

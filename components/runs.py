@@ -13,16 +13,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey, Project, User
+from accounts.models import ApiKey, User
 from accounts.services import member_ids, usage_consume
 from components import errors
 from components.errors import RunError
-from components.models import Component, ComponentVersion, Execution, Kind, Status, Trigger
-from components.types import check_outputs, coerce_inputs
+from components.invocation import MAX_LOG_LINES, Invocation, invoke
+from components.models import Component, ComponentVersion, Execution, Status, Trigger
+from components.types import coerce_inputs
 from synchronise.lib.events import publish_change
 
 DRAFT = "draft"
-MAX_LOG_LINES = 1000
 
 
 def implementation_of(component: Component, version: int | str | None) -> Component | ComponentVersion:
@@ -136,41 +136,23 @@ def run_execute(execution_id: int) -> None:
         return
     execution = Execution.objects.select_related("component", "version", "project").get(pk=execution_id)
     announce(execution)
-    implementation: Component | ComponentVersion = execution.version or execution.component
+
+    def on_logs(lines: list[str]) -> None:
+        Execution.objects.filter(pk=execution.pk).update(logs=lines[-MAX_LOG_LINES:])
+        announce(execution)
+
+    invocation = Invocation(
+        project=execution.project,
+        implementation=execution.version or execution.component,
+        inputs=execution.inputs,
+        idempotency_key=f"execution-{execution.pk}",
+        logs=execution.logs,
+        on_logs=on_logs,
+    )
     try:
-        outputs = _run_implementation(execution, implementation)
-        outputs = check_outputs(implementation.outputs, outputs)
+        outputs = invoke(invocation)
     except RunError as error:
         status = Status.TIMED_OUT if error.code == errors.WALL_TIME else Status.FAILED
-        _finish(execution, status=status, error=_masked(execution.project, error.as_dict()))
+        _finish(execution, status=status, error=error.as_dict())
         return
-    _finish(execution, status=Status.SUCCEEDED, outputs=_masked(execution.project, outputs))
-
-
-def _masked(project: Project, value: Any) -> Any:
-    from components.credentials import credential_values, mask
-
-    return mask(value, credential_values(project=project).values())
-
-
-def _run_implementation(execution: Execution, implementation: Component | ComponentVersion) -> Any:
-    if implementation.kind == Kind.CODE:
-        from components.code_runner import run_code
-
-        return run_code(execution, implementation.code)
-    if implementation.kind == Kind.HTTP:
-        from components.credentials import credential_values
-        from components.http_component import run_http_component
-
-        result = run_http_component(
-            implementation.http,
-            execution.inputs,
-            credential_values(project=execution.project),
-            idempotency_key=f"execution-{execution.pk}",
-            secret_inputs=[spec["name"] for spec in implementation.inputs if spec["type"] == "secret"],
-        )
-        execution.logs.extend(result.request_log)
-        if result.error:
-            raise RunError(**result.error)
-        return result.outputs
-    raise RunError(errors.EXECUTION_FAILED, f"no built-in connector named {implementation.builtin!r}")
+    _finish(execution, status=Status.SUCCEEDED, outputs=outputs)

@@ -1,0 +1,81 @@
+"""One call of a component's implementation, whoever asked for it: a component Execution or a
+workflow step. It validates nothing about who may run it; callers have done that.
+
+``invoke`` runs the implementation (code in the sandbox, an ``http`` request through the SSRF
+guard), checks the outputs against the declared schema, masks the project's credentials in
+outputs and logs, and returns the outputs or raises ``RunError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from accounts.models import Project
+from components import errors
+from components.errors import RunError
+from components.models import Component, ComponentVersion, Kind
+from components.types import check_outputs
+
+MAX_LOG_LINES = 1000
+
+
+@dataclass
+class Invocation:
+    project: Project
+    implementation: Component | ComponentVersion
+    inputs: dict[str, Any]  # already coerced
+    idempotency_key: str
+    logs: list[str] = field(default_factory=list)
+    wall_seconds: float | None = None  # a tighter wall-time limit than the plan's (a step's timeout)
+    on_logs: Callable[[list[str]], None] | None = None  # live console: all lines so far, throttled
+    secrets: dict[str, str] | None = None  # the project's credentials, loaded once on first use
+
+    def credentials(self) -> dict[str, str]:
+        if self.secrets is None:
+            from components.credentials import credential_values
+
+            self.secrets = credential_values(project=self.project)
+        return self.secrets
+
+    def masked(self, value: Any) -> Any:
+        from components.credentials import mask
+
+        secrets = self.credentials()
+        return mask(value, secrets.values()) if secrets else value
+
+
+def invoke(invocation: Invocation) -> dict[str, Any]:
+    """The checked, masked outputs; raises ``RunError`` (its dict masked too) when the run fails."""
+    implementation = invocation.implementation
+    try:
+        outputs = _run(invocation)
+        return invocation.masked(check_outputs(implementation.outputs, outputs))
+    except RunError as error:
+        raise RunError(**invocation.masked(error.as_dict())) from None
+    finally:
+        del invocation.logs[:-MAX_LOG_LINES]
+
+
+def _run(invocation: Invocation) -> Any:
+    implementation = invocation.implementation
+    if implementation.kind == Kind.CODE:
+        from components.code_runner import run_code
+
+        return run_code(invocation, implementation.code)
+    if implementation.kind == Kind.HTTP:
+        from components.http_component import run_http_component
+
+        result = run_http_component(
+            implementation.http,
+            invocation.inputs,
+            invocation.credentials(),
+            idempotency_key=invocation.idempotency_key,
+            secret_inputs=[spec["name"] for spec in implementation.inputs if spec["type"] == "secret"],
+        )
+        invocation.logs.extend(result.request_log)
+        if result.error:
+            raise RunError(**result.error)
+        return result.outputs
+    raise RunError(errors.EXECUTION_FAILED, f"no built-in connector named {implementation.builtin!r}")

@@ -33,30 +33,33 @@ too large, unreachable → 502; timeout → 504; a template or credential proble
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
-from jinja2 import ChainableUndefined, TemplateError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2 import meta, nodes
+from jinja2.sandbox import SecurityError
 from rest_framework import serializers
 
 from components.credentials import SECRET_REFERENCE, CredentialError, UnknownSecret, mask
 from synchronise.lib import outbound
+from synchronise.lib.expressions import (
+    TemplateProblem,
+    as_text,
+    compile_template,
+    environment,
+    render,
+)
 
-MAX_TEXT = 1_000_000  # characters any template operation may produce
-MAX_ITEMS = 100_000  # items of a list or a repeated sequence
 MAX_SPEC_BYTES = 100_000
 MAX_LOGGED_BODY = 500
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 PATH = re.compile(r"^(status|body(\.[^.\s]+)*|headers\.[!#$%&'*+^_`|~0-9A-Za-z-]+)$")
-WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expression>.*)\}\}\s*$", re.DOTALL)
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
 
 BUILD_FAILED = 400
@@ -64,75 +67,7 @@ TRANSPORT_FAILED = 502
 TIMED_OUT = 504
 
 
-# --- The template environment ----------------------------------------------------------------
-
-
-def _check_size(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > MAX_TEXT:
-        raise SecurityError(f"a template value is longer than {MAX_TEXT} characters")
-    if isinstance(value, list | tuple) and len(value) > MAX_ITEMS:
-        raise SecurityError(f"a template list is longer than {MAX_ITEMS} items")
-    return value
-
-
-def _capped(function: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(function)  # keeps Jinja's pass_context/pass_eval_context marks
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return _check_size(function(*args, **kwargs))
-
-    return wrapper
-
-
-_STR_FORMAT = ("format", "format_map")
-
-
-class _Environment(ImmutableSandboxedEnvironment):
-    """Jinja's sandbox (no private attributes, no mutation of lists and dicts) plus size caps, so a
-    template cannot make the worker allocate gigabytes (``'x' * 10**10``, ``'%999999999d' % 1``)."""
-
-    intercepted_binops = frozenset({"*", "**", "%", "+"})
-    _UNSAFE_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "format", "format_map"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "*":
-            for sequence, times in ((left, right), (right, left)):
-                limit = MAX_TEXT if isinstance(sequence, str) else MAX_ITEMS
-                if (
-                    isinstance(sequence, str | list | tuple)
-                    and isinstance(times, int)
-                    and len(sequence) * times > limit
-                ):
-                    raise SecurityError("the repeated value would be too large")
-        elif operator == "**":
-            if (isinstance(right, int) and abs(right) > 256) or (isinstance(left, int) and abs(left) > 2**64):
-                raise SecurityError("the power would be too large")
-        elif operator == "%" and isinstance(left, str) and re.search(r"%[-+ #0]*(\d{4,}|\*)|\.(\d{4,}|\*)", left):
-            raise SecurityError("format widths above 999 are not allowed")
-        return _check_size(super().call_binop(context, operator, left, right))
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        if isinstance(obj, str) and attr in self._UNSAFE_METHODS:
-            return False
-        return super().is_safe_attribute(obj, attr, value)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        if isinstance(getattr(value, "__self__", None), str) and getattr(value, "__name__", "") in _STR_FORMAT:
-            raise SecurityError("str.format is not available in templates; join text with ~")
-        return super().wrap_str_format(value)
-
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        return _check_size(super().call(__context, __obj, *args, **kwargs))
-
-
-def _make_environment() -> _Environment:
-    environment = _Environment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=True)
-    environment.globals = {"range": environment.globals["range"]}  # no lipsum, cycler, namespace, …
-    dropped = {"center", "indent", "wordwrap", "format", "pprint", "xmlattr"}
-    environment.filters = {name: _capped(f) for name, f in environment.filters.items() if name not in dropped}
-    return environment
-
-
-_environment = _make_environment()
+# --- Secrets in templates ---------------------------------------------------------------------
 
 
 class _Secrets:
@@ -157,59 +92,10 @@ class _Secrets:
         return "secrets"
 
 
-class TemplateProblem(ValueError):
-    """A template that cannot be compiled or used; the message says why."""
-
-
-def _check_expressions_only(tree: nodes.Template) -> None:
-    for node in tree.find_all(nodes.Stmt):
-        if not isinstance(node, nodes.Output):
-            raise TemplateProblem("only {{ expressions }} are allowed, not {% statements %}")
-
-
-@functools.lru_cache(maxsize=1024)
-def _compile(source: str) -> tuple[str, Any]:
-    """(``"native"``, expression) for a string that is one expression, else (``"text"``, template)."""
-    try:
-        whole = WHOLE_EXPRESSION.match(source)
-        if whole and not re.search(r"\{\{|\}\}|\{%|%\}|\{#", whole.group("expression")):
-            return "native", _environment.compile_expression(whole.group("expression"), undefined_to_none=True)
-        tree = _environment.parse(source)
-        _check_expressions_only(tree)
-        return "text", _environment.from_string(tree)
-    except TemplateError as error:
-        raise TemplateProblem(str(error.message or error)) from None
-
-
-def _render(source: str, context: Mapping[str, Any], *, native: bool = True) -> Any:
-    if "{" not in source:
-        return source
-    mode, compiled = _compile(source)
-    try:
-        if mode == "native":
-            value = compiled(**context)
-            return value if native else _as_text(value)
-        return _check_size(compiled.render(**context))
-    except CredentialError:
-        raise
-    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as error:
-        raise TemplateProblem(str(error)) from None
-
-
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
 def _references(source: str) -> tuple[set[str], set[str], set[str]]:
     """(input names, secret names, other top-level names) a template reads, as far as they are literal."""
-    _compile(source)  # raises TemplateProblem first
-    tree = _environment.parse(source)
+    compile_template(source)  # raises TemplateProblem first
+    tree = environment.parse(source)
     inputs: set[str] = set()
     secrets: set[str] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -382,9 +268,9 @@ class HttpRunResult:
 
 def _render_tree(value: Any, context: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
-        return _render(value, context)
+        return render(value, context)
     if isinstance(value, dict):
-        return {_render(str(k), context, native=False): _render_tree(v, context) for k, v in value.items()}
+        return {render(str(k), context, native=False): _render_tree(v, context) for k, v in value.items()}
     if isinstance(value, list):
         return [_render_tree(item, context) for item in value]
     return value
@@ -394,10 +280,10 @@ def _pairs(templates: Mapping[str, str], context: Mapping[str, Any]) -> list[tup
     """Query or form fields: ``None`` leaves a field out, a list repeats it."""
     pairs: list[tuple[str, str]] = []
     for key, source in templates.items():
-        value = _render(str(source), context)
+        value = render(str(source), context)
         for item in value if isinstance(value, list) else [value]:
             if item is not None:
-                pairs.append((key, _as_text(item)))
+                pairs.append((key, as_text(item)))
     return pairs
 
 
@@ -412,12 +298,12 @@ class _Request:
 
 
 def _build(spec: dict[str, Any], context: Mapping[str, Any]) -> _Request:
-    url = _render(spec["url"], context, native=False).strip()
+    url = render(spec["url"], context, native=False).strip()
     headers = {}
     for name, source in spec["headers"].items():
-        value = _render(source, context)
+        value = render(source, context)
         if value is not None:
-            headers[name] = _as_text(value)
+            headers[name] = as_text(value)
     built = _Request(method=spec["method"], url=url, params=_pairs(spec["query"], context), headers=headers)
     body = spec["body"]
     if body is not None:
@@ -426,7 +312,7 @@ def _build(spec: dict[str, Any], context: Mapping[str, Any]) -> _Request:
         elif body["type"] == "form":
             built.data = _pairs({k: str(v) for k, v in body["value"].items()}, context)
         else:
-            built.data = _render(body["value"], context, native=False).encode()
+            built.data = render(body["value"], context, native=False).encode()
             if not any(name.lower() == "content-type" for name in headers):
                 headers["Content-Type"] = body["content_type"] or "text/plain; charset=utf-8"
     return built

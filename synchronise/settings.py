@@ -14,7 +14,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from synchronise.lib.env import env_bool, env_choice, env_int, env_list, env_str
+from synchronise.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 # Lets `ModelAdmin[Model]`, `QuerySet[Model]` and friends be subscripted at run time.
 django_stubs_ext.monkeypatch()
@@ -162,6 +162,18 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    # The workflow engine's repairs: lost workers, due retries, timeouts, queued executions.
+    "workflows.tick": {"task": "workflows.tick", "schedule": env_float("WORKFLOW_TICK_SECONDS", 1.0)},
+    "workflows.prune": {"task": "workflows.prune", "schedule": 3600.0},
+}
+
+# --- Workflows ----------------------------------------------------------------------------
+
+# A step's lease is its timeout plus this grace; a lease that expires means its worker was lost.
+WORKFLOW_LEASE_GRACE_SECONDS = env_float("WORKFLOW_LEASE_GRACE_SECONDS", 10.0)
+# A queued step run no worker has taken for this long is sent again (its message may be lost).
+WORKFLOW_RESEND_SECONDS = env_float("WORKFLOW_RESEND_SECONDS", 30.0)
 
 # --- Auth and accounts --------------------------------------------------------------------
 

@@ -10,7 +10,8 @@ Routes (any method):
 - ``/forever``: a body that never ends (bounded to 30 s so a broken client cannot keep it going);
 - ``/slow?seconds=S``: answers after S seconds; ``/trickle?seconds=S``: one byte every 0.1 s for S s;
 - ``/stall?after=S``: one byte, another after S seconds, then nothing;
-- ``/headers?Name=value``: 200 with those response headers.
+- ``/headers?Name=value``: 200 with those response headers;
+- ``/flaky/<key>?fail=N&code=503&retry_after=S``: the first N calls for that key fail with ``code``.
 
 Every request is recorded in ``server.requests``.
 """
@@ -141,6 +142,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_slowly(b"b")
             self.server.stopping.wait(30)
 
+    def route_flaky(self, rest: list[str], query: dict[str, Any], record: dict[str, Any]) -> None:
+        """``/flaky/<key>?fail=N&code=503&retry_after=S``: the first N calls for a key fail."""
+        with self.server.lock:
+            seen = self.server.counts[rest[0]] = self.server.counts.get(rest[0], 0) + 1
+        if seen <= int(query.get("fail", 1)):
+            headers = {"Retry-After": str(query["retry_after"])} if "retry_after" in query else {}
+            return self._json(int(query.get("code", 503)), {"error": {"message": f"call {seen} fails"}}, headers)
+        return self._json(200, {"count": seen})
+
     def route_headers(self, rest: list[str], query: dict[str, Any], record: dict[str, Any]) -> None:
         self._json(200, {"ok": True}, headers={k: str(v) for k, v in query.items()})
 
@@ -158,6 +168,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     requests: list[dict[str, Any]]
     stopping: threading.Event
+    counts: dict[str, int]
+    lock: threading.Lock
 
 
 @dataclass
@@ -182,6 +194,7 @@ def serve(*, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> Iter
     server = _Server(("127.0.0.1", 0), _Handler)
     server.requests = []
     server.stopping = threading.Event()
+    server.counts, server.lock = {}, threading.Lock()
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

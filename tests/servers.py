@@ -92,26 +92,16 @@ def asgi_server(*, port: int | None = None, **env: str) -> Iterator[str]:
 
 
 @contextmanager
-def celery_worker(**env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Run one real Celery worker process on the test database and broker."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "synchronise",
-            "worker",
-            "-l",
-            "warning",
-            "-c",
-            "1",
-            "--pool",
-            "prefork",
-        ],
-        cwd=ROOT,
-        env=process_env(**env),
-    )
+def celery_worker(*, beat: bool = False, name: str = "", **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run one real Celery worker process on the test database and broker (with ``beat``, also
+    the periodic scheduler in it); in its own process group, so a test can kill all of it."""
+    command = [sys.executable, "-m", "celery", "-A", "synchronise", "worker", "-l", "warning"]
+    command += ["-c", "1", "--pool", "prefork"]
+    if beat:
+        command += ["-B", "-s", str(Path(settings.DATA_DIR) / f"beat-{os.getpid()}")]
+    if name:
+        command += ["-n", f"{name}@%h"]
+    process = subprocess.Popen(command, cwd=ROOT, env=process_env(**env), start_new_session=True)
     try:
         from synchronise.celery import app
 

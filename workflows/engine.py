@@ -1,0 +1,651 @@
+"""The workflow engine: a state machine over ``WorkflowExecution`` and ``StepRun`` rows.
+
+The database is the source of truth; Celery messages carry ids only (``workflows/tasks.py``).
+
+* ``advance(execution_id)`` locks the execution, admits it (concurrency and rate limits), decides
+  which steps are now ready (dependencies settled, ``run_if``, ``for_each``), records their step
+  runs with resolved inputs, and finishes the execution when every step is settled. It returns the
+  ids of the step runs it queued; the caller dispatches them.
+* ``run_step(step_run_id)`` claims a queued step run with a lease, invokes the component, and in
+  one transaction records the result (scheduling a retry from the database when the policy says
+  so) and advances the execution. A step's result is committed before any step after it starts.
+* ``tick()`` (every second, from beat) repairs and schedules: reclaims step runs whose lease
+  expired (their worker died; the step is retried with the same idempotency key), queues retries
+  that are due, re-sends queued step runs whose message may be lost, times out executions past
+  their deadline and admits executions waiting for a slot.
+
+A step run only ever moves forward through a conditional ``UPDATE … WHERE status = …``, so a
+duplicated message, a reclaimed lease or a cancel racing a worker cannot record a result twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.services import member_ids
+from components import errors
+from components.errors import RunError
+from components.invocation import Invocation, invoke
+from components.models import ComponentVersion
+from components.types import check_outputs, coerce_inputs
+from synchronise.lib.events import publish_change
+from workflows import definition as definitions
+from workflows.definition import WORKER_LOST, Definition, Step
+from workflows.expressions import TemplateProblem, evaluate, truthy
+from workflows.models import (
+    STEP_DONE,
+    Status,
+    StepRun,
+    StepStatus,
+    WorkflowExecution,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (StepStatus.PENDING, StepStatus.WAITING, StepStatus.QUEUED, StepStatus.RUNNING)
+BAD_BINDING = errors.INCORRECT_INPUT
+MAX_INTERRUPTIONS = 3  # a step whose worker died this many times fails instead of being retried
+LIGHT_FIELDS = ("id", "step", "item", "items", "attempt", "status", "error")
+
+
+def _setting(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+def worker_id() -> str:
+    """Who holds a lease: host and process (a forked worker child has its own)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+_plans: dict[tuple[int, float], Definition] = {}
+
+
+def plan_of(execution: WorkflowExecution) -> Definition:
+    """The parsed plan of an execution (immutable, so kept per process)."""
+    key = (execution.pk, execution.created_at.timestamp())
+    found = _plans.get(key)
+    if found is None:
+        if len(_plans) >= 256:
+            _plans.clear()
+        found = _plans[key] = definitions.parse(execution.plan)
+    return found
+
+
+@lru_cache(maxsize=512)
+def _implementation(version_id: int) -> ComponentVersion:
+    """Component versions never change, so each worker process loads each one once."""
+    return ComponentVersion.objects.select_related("component").get(pk=version_id)
+
+
+# --- Reading the state ------------------------------------------------------------------------
+
+
+@dataclass
+class StepState:
+    """Where one step stands, from the latest attempt of each of its items."""
+
+    status: str | None = None  # None: not started; else a StepStatus (aggregate)
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # item → latest attempt
+    items: int = 1
+
+    @property
+    def settled(self) -> bool:
+        return self.status in STEP_DONE
+
+
+def _states(definition: Definition, rows: Iterable[dict[str, Any]]) -> dict[str, StepState]:
+    states = {step.id: StepState() for step in definition.steps}
+    for row in rows:
+        state = states.get(row["step"])
+        if state is None:
+            continue
+        state.items = row["items"]
+        current = state.rows.get(row["item"])
+        if current is None or row["attempt"] > current["attempt"]:
+            state.rows[row["item"]] = row
+    for state in states.values():
+        if not state.rows:
+            continue
+        statuses = {row["status"] for row in state.rows.values()}
+        if statuses & set(ACTIVE) or (state.items and len(state.rows) < state.items):
+            state.status = StepStatus.RUNNING
+        elif statuses == {StepStatus.SUCCEEDED}:
+            state.status = StepStatus.SUCCEEDED
+        elif statuses == {StepStatus.SKIPPED}:
+            state.status = StepStatus.SKIPPED
+        elif StepStatus.CANCELLED in statuses:
+            state.status = StepStatus.CANCELLED
+        elif StepStatus.TIMED_OUT in statuses:
+            state.status = StepStatus.TIMED_OUT
+        else:
+            state.status = StepStatus.FAILED
+    return states
+
+
+def _failed(state: StepState) -> bool:
+    return state.status in (StepStatus.FAILED, StepStatus.TIMED_OUT)
+
+
+def _first_error(state: StepState) -> dict[str, Any] | None:
+    for item in sorted(state.rows):
+        if state.rows[item].get("error"):
+            return state.rows[item]["error"]
+    return None
+
+
+class _Context:
+    """The names bindings read, with step outputs loaded only for the steps asked for."""
+
+    def __init__(self, execution: WorkflowExecution, definition: Definition, states: dict[str, StepState]) -> None:
+        self.execution, self.definition, self.states = execution, definition, states
+        self.loaded: dict[str, dict[str, Any]] = {}
+
+    def load(self, step_ids: Iterable[str]) -> None:
+        wanted = [s for s in step_ids if s not in self.loaded and self.states[s].rows]
+        ids = [row["id"] for s in wanted for row in self.states[s].rows.values()]
+        outputs = dict(StepRun.objects.filter(pk__in=ids).values_list("id", "outputs")) if ids else {}
+        for step_id in wanted:
+            state = self.states[step_id]
+            step = self.definition.by_id[step_id]
+            if step.for_each:
+                rows = [state.rows[i] for i in sorted(state.rows)]
+                names = {name for row in rows for name in (outputs.get(row["id"]) or {})}
+                output = {name: [(outputs.get(row["id"]) or {}).get(name) for row in rows] for name in names}
+            else:
+                row = state.rows.get(0)
+                output = (outputs.get(row["id"]) or {}) if row and row["status"] == StepStatus.SUCCEEDED else {}
+            self.loaded[step_id] = {"output": output, "error": _first_error(state), "status": state.status}
+
+    def names(self, **extra: Any) -> dict[str, Any]:
+        steps = {
+            step_id: self.loaded.get(step_id, {"output": {}, "error": None, "status": state.status})
+            for step_id, state in self.states.items()
+        }
+        return {
+            "input": self.execution.inputs,
+            "inputs": self.execution.inputs,
+            "steps": steps,
+            "execution": {"id": self.execution.pk, "workflow_id": self.execution.workflow_id},
+            "now": timezone.now().isoformat(),
+            **extra,
+        }
+
+
+# --- Advancing --------------------------------------------------------------------------------
+
+
+def announce(execution: WorkflowExecution) -> None:
+    """Tell the pages watching this execution, its workflow's and its project's lists to refresh."""
+    publish_change(
+        "workflowExecutionUpdate",
+        filters={"id": execution.pk, "workflow_id": execution.workflow_id, "project_id": execution.project_id},
+        recipients=_members(execution.project_id),
+    )
+
+
+_members_cache: dict[int, tuple[float, list[int]]] = {}
+
+
+def _members(project_id: int) -> list[int]:
+    """Member ids, cached for a few seconds: the engine announces every step of every execution."""
+    now = time.monotonic()
+    cached = _members_cache.get(project_id)
+    if cached is None or now - cached[0] > 5:
+        from accounts.models import Project
+
+        cached = (now, member_ids(Project(pk=project_id)))
+        _members_cache[project_id] = cached
+    return cached[1]
+
+
+def _lock(execution_id: int) -> WorkflowExecution | None:
+    return WorkflowExecution.objects.select_for_update().select_related("workflow").filter(pk=execution_id).first()
+
+
+def _admit(execution: WorkflowExecution) -> bool:
+    """Queued → running when the workflow's concurrency and rate limits allow (the workflow row is
+    locked, so two admissions cannot both take the last slot)."""
+    workflow = execution.workflow
+    if workflow.concurrency_limit or workflow.rate_limit_per_minute:
+        type(workflow).objects.select_for_update().filter(pk=workflow.pk).first()
+        siblings = WorkflowExecution.objects.filter(workflow=workflow).exclude(pk=execution.pk)
+        if workflow.concurrency_limit:
+            running = siblings.filter(status=Status.RUNNING).count()
+            if running >= workflow.concurrency_limit:
+                return False
+            earlier = siblings.filter(status=Status.QUEUED, pk__lt=execution.pk).exists()
+            if earlier:
+                return False  # first come, first served
+        if workflow.rate_limit_per_minute:
+            since = timezone.now() - timedelta(minutes=1)
+            started = siblings.filter(started_at__gte=since).count()
+            if started >= workflow.rate_limit_per_minute:
+                return False
+    now = timezone.now()
+    execution.status, execution.started_at = Status.RUNNING, now
+    execution.deadline = now + timedelta(seconds=workflow.timeout_seconds)
+    WorkflowExecution.objects.filter(pk=execution.pk).update(
+        status=Status.RUNNING, started_at=now, deadline=execution.deadline
+    )
+    return True
+
+
+def advance(execution_id: int) -> list[int]:
+    """Move the execution forward (see the module's docstring); returns the step runs to dispatch."""
+    with transaction.atomic():
+        return _advance_locked(execution_id)
+
+
+def _advance_locked(execution_id: int) -> list[int]:
+    execution = _lock(execution_id)
+    if execution is None or execution.is_finished:
+        return []
+    if execution.status == Status.QUEUED and not _admit(execution):
+        return []
+    if execution.deadline and timezone.now() >= execution.deadline:
+        _finish(execution, Status.TIMED_OUT, error={"code": errors.WALL_TIME, "message": "the execution timed out"})
+        return []
+    definition = plan_of(execution)
+    rows = list(StepRun.objects.filter(execution=execution).values(*LIGHT_FIELDS))
+    states = _states(definition, rows)
+    if _stopped_by_failure(execution, definition, states):
+        return []
+    context = _Context(execution, definition, states)
+    queued: list[int] = []
+    progressed = True
+    while progressed:  # a skipped step can settle what depends on it in the same pass
+        progressed = False
+        for step in definition.steps:
+            decision = "wait" if states[step.id].status is not None else _decide(step, definition, states)
+            if decision == "wait":
+                continue
+            progressed = True
+            created = _start_step(execution, step, context, skip=decision == "skip")
+            rows += [{name: getattr(row, name) for name in LIGHT_FIELDS} for row in created]
+            queued += [row.pk for row in created if row.status == StepStatus.QUEUED]
+            states = context.states = _states(definition, rows)
+    if _stopped_by_failure(execution, definition, states):
+        return []
+    queued += _promote_pending(definition, states)
+    if all(state.settled for state in states.values()):
+        _complete(execution, definition, context)
+        return []
+    announce(execution)
+    return queued
+
+
+def _stopped_by_failure(execution: WorkflowExecution, definition: Definition, states: dict[str, StepState]) -> bool:
+    """Fail the execution when a step with ``on_error: fail`` failed for good."""
+    for step in definition.steps:
+        state = states[step.id]
+        if _failed(state) and step.on_error == "fail":
+            error = {**(_first_error(state) or {"code": errors.EXECUTION_FAILED, "message": "the step failed"})}
+            error["step"] = step.id
+            _finish(execution, Status.FAILED, error=error)
+            return True
+    return False
+
+
+def _decide(step: Step, definition: Definition, states: dict[str, StepState]) -> str:
+    """``wait``, ``skip`` or ``run`` for a step that has not started."""
+    needs = [d for d in definition.dependencies[step.id] if d in states]
+    if any(not states[d].settled for d in needs):
+        return "wait"
+    failing = definition.handlers.get(step.id)
+    if failing is not None:  # an error handler runs only when its step failed
+        return "run" if _failed(states[failing]) else "skip"
+    blocked = 0
+    for dependency in needs:
+        state, source = states[dependency], definition.by_id[dependency]
+        if state.status == StepStatus.SKIPPED or (_failed(state) and source.handler):
+            blocked += 1
+    return "skip" if needs and blocked == len(needs) else "run"
+
+
+def _idempotency_key(execution: WorkflowExecution, step: Step, item: int) -> str:
+    return f"wf{execution.pk}-{step.id}-{item}"
+
+
+def _start_step(execution: WorkflowExecution, step: Step, context: _Context, *, skip: bool) -> list[StepRun]:
+    """Record the step's first attempt (one per item for ``for_each``, the first ``parallelism``
+    of them queued, the rest pending); returns the rows created."""
+    now = timezone.now()
+    key = _idempotency_key(execution, step, 0)
+    done = {"execution": execution, "step": step.id, "idempotency_key": key, "started_at": now, "finished_at": now}
+    if skip:
+        return [StepRun.objects.create(**done, status=StepStatus.SKIPPED)]
+    context.load(d for d in context.definition.dependencies[step.id] if d in context.states)
+    names = context.names()
+    assert step.version_id is not None  # plans always resolve versions
+    declared = _implementation(step.version_id).inputs
+    try:
+        if step.run_if and not truthy(step.run_if, names):
+            return [StepRun.objects.create(**done, status=StepStatus.SKIPPED)]
+        items: list[Any] | None = None
+        if step.for_each:
+            source = step.for_each if "{{" in step.for_each else "{{ " + step.for_each + " }}"
+            items = evaluate(source, names)
+            if not isinstance(items, list):
+                raise TemplateProblem(f"for_each must give a list, not {type(items).__name__}")
+        scopes = [names] if items is None else [{**names, "item": v, "item_index": i} for i, v in enumerate(items)]
+        inputs = [coerce_inputs(declared, evaluate(step.inputs, scope)) for scope in scopes]
+    except TemplateProblem as problem:
+        error = {"code": BAD_BINDING, "message": f"binding: {problem}"}
+        return [StepRun.objects.create(**done, status=StepStatus.FAILED, error=error)]
+    except RunError as problem:
+        return [StepRun.objects.create(**done, status=StepStatus.FAILED, error=problem.as_dict())]
+    if not inputs:  # for_each over an empty list
+        return [StepRun.objects.create(**done, items=0, status=StepStatus.SUCCEEDED)]
+    parallel = step.parallelism if items is not None else 1
+    created = StepRun.objects.bulk_create(
+        [
+            StepRun(
+                execution=execution,
+                step=step.id,
+                item=index,
+                items=len(inputs),
+                status=StepStatus.QUEUED if index < parallel else StepStatus.PENDING,
+                next_attempt_at=now if index < parallel else None,
+                idempotency_key=_idempotency_key(execution, step, index),
+                inputs=value,
+            )
+            for index, value in enumerate(inputs)
+        ]
+    )
+    if created and created[0].pk is None:  # a backend that does not return ids from bulk inserts
+        created = list(StepRun.objects.filter(execution=execution, step=step.id, attempt=1).order_by("item"))
+    return created
+
+
+def _promote_pending(definition: Definition, states: dict[str, StepState]) -> list[int]:
+    """Queue ``for_each`` items waiting for a slot, up to each step's parallelism."""
+    promoted: list[int] = []
+    for step in definition.steps:
+        state = states[step.id]
+        if not step.for_each or state.status != StepStatus.RUNNING:
+            continue
+        rows = state.rows.values()
+        busy = sum(1 for row in rows if row["status"] in (StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.WAITING))
+        pending = sorted(row["id"] for row in rows if row["status"] == StepStatus.PENDING)
+        chosen = pending[: max(step.parallelism - busy, 0)]
+        if chosen:
+            StepRun.objects.filter(pk__in=chosen, status=StepStatus.PENDING).update(
+                status=StepStatus.QUEUED, next_attempt_at=timezone.now()
+            )
+            promoted += chosen
+    return promoted
+
+
+def _complete(execution: WorkflowExecution, definition: Definition, context: _Context) -> None:
+    """Every step settled: map the outputs and finish."""
+    context.load(definition.by_id)
+    names = context.names()
+    outputs: dict[str, Any] = {}
+    specs = []
+    try:
+        for output in definition.outputs:
+            outputs[output.name] = evaluate(output.value, names)
+            if output.type:
+                spec = {"name": output.name, "type": output.type, "optional": output.optional}
+                if output.subtype:
+                    spec["subtype"] = output.subtype
+                specs.append(spec)
+        outputs = check_outputs(specs, outputs)
+    except TemplateProblem as problem:
+        _finish(execution, Status.FAILED, error={"code": errors.INCORRECT_OUTPUT, "message": f"outputs: {problem}"})
+        return
+    except RunError as error:
+        _finish(execution, Status.FAILED, error=error.as_dict())
+        return
+    _finish(execution, Status.SUCCEEDED, outputs=outputs)
+
+
+def _finish(
+    execution: WorkflowExecution,
+    status: str,
+    *,
+    outputs: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> None:
+    """Record the end of the execution, stop its step runs that have not finished, bound what is
+    stored, and wake whoever waits for it or for a slot (after commit)."""
+    now = timezone.now()
+    started = execution.started_at or now
+    execution.status, execution.outputs, execution.error = status, outputs or {}, error
+    execution.finished_at = now
+    execution.duration_ms = round((now - started).total_seconds() * 1000, 3)
+    WorkflowExecution.objects.filter(pk=execution.pk).update(
+        status=status,
+        outputs=execution.outputs,
+        error=error,
+        started_at=started,
+        finished_at=now,
+        duration_ms=execution.duration_ms,
+    )
+    StepRun.objects.filter(execution=execution, status__in=ACTIVE).update(
+        status=StepStatus.CANCELLED, finished_at=now, lease_owner=""
+    )
+    from workflows.storage import bound_payloads
+
+    bound_payloads(execution)
+    announce(execution)
+    transaction.on_commit(lambda: _after_finish(execution.pk, execution.workflow_id), robust=True)
+
+
+def _after_finish(execution_id: int, workflow_id: int) -> None:
+    from workflows.tasks import advance_execution
+
+    notify_finished(execution_id)
+    waiting = (
+        WorkflowExecution.objects.filter(workflow_id=workflow_id, status=Status.QUEUED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        advance_execution.delay(waiting)
+
+
+def notify_finished(execution_id: int) -> None:
+    from synchronise.lib import waits
+
+    waits.notify(finished_key(execution_id))
+
+
+def finished_key(execution_id: int) -> str:
+    return f"workflow-execution-{execution_id}"
+
+
+# --- Running a step ---------------------------------------------------------------------------
+
+
+def _lease_seconds(step: Step) -> float:
+    timeout = step.timeout or _setting("SANDBOX_WALL_SECONDS", 20)
+    return timeout + _setting("WORKFLOW_LEASE_GRACE_SECONDS", 10)
+
+
+def run_step(step_run_id: int) -> list[int]:
+    """Claim, run and record one step run, then advance its execution; returns the step runs the
+    execution queued next (the caller runs one inline and sends the others to the broker)."""
+    owner = worker_id()
+    now = timezone.now()
+    row = StepRun.objects.select_related("execution").filter(pk=step_run_id).first()
+    if row is None or row.status != StepStatus.QUEUED:
+        return []
+    execution = row.execution
+    definition = plan_of(execution)
+    step = definition.by_id[row.step]
+    claimed = StepRun.objects.filter(pk=row.pk, status=StepStatus.QUEUED).update(
+        status=StepStatus.RUNNING,
+        lease_owner=owner,
+        lease_expires_at=now + timedelta(seconds=_lease_seconds(step)),
+        started_at=now,
+    )
+    if not claimed:
+        return []
+    started = time.perf_counter()
+    assert step.version_id is not None  # plans always resolve versions
+    invocation = Invocation(
+        project=execution.project,
+        implementation=_implementation(step.version_id),
+        inputs=row.inputs,
+        idempotency_key=row.idempotency_key,
+        wall_seconds=step.timeout,
+    )
+    outputs: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    try:
+        outputs = invoke(invocation)
+    except RunError as failure:
+        error = failure.as_dict()
+    except Exception:  # a bug of ours must not leave the step running until its lease expires
+        logger.exception("step run %s failed unexpectedly", step_run_id)
+        error = {"code": errors.EXECUTION_FAILED, "message": "the step failed unexpectedly"}
+    duration = round((time.perf_counter() - started) * 1000, 3)
+    with transaction.atomic():
+        _lock(execution.pk)  # serialise with advances and cancels of the same execution
+        status = StepStatus.SUCCEEDED
+        if error is not None:
+            status = StepStatus.TIMED_OUT if error.get("code") == errors.WALL_TIME else StepStatus.FAILED
+        recorded = StepRun.objects.filter(pk=row.pk, status=StepStatus.RUNNING, lease_owner=owner).update(
+            status=status,
+            outputs=outputs or {},
+            error=error,
+            logs=invocation.logs,
+            finished_at=timezone.now(),
+            duration_ms=duration,
+            lease_owner="",
+            lease_expires_at=None,
+        )
+        if not recorded:  # cancelled, timed out or reclaimed meanwhile: the result is dropped
+            return []
+        queued: list[int] = []
+        if error is not None:
+            queued += _retry(row, step, error)
+        return queued + _advance_locked(execution.pk)
+
+
+def _retry(row: StepRun, step: Step, error: dict[str, Any], *, interrupted: bool = False) -> list[int]:
+    """Schedule the next attempt of a failed step run if its policy allows; returns it if due now."""
+    policy = step.retry
+    if interrupted:
+        if row.interruptions + 1 > MAX_INTERRUPTIONS:
+            return []
+    elif row.attempt >= policy.attempts or error.get("code") not in policy.on_codes:
+        return []
+    delay = min(policy.backoff * policy.factor ** (row.attempt - 1), policy.max_delay)
+    if policy.jitter:
+        delay = random.uniform(delay / 2, delay)  # noqa: S311 - spreading retries, not cryptography
+    retry_after = error.get("retry_after")
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        delay = max(delay, min(float(retry_after), policy.max_delay or float(retry_after)))
+    if interrupted:
+        delay = 0
+    due = timezone.now() + timedelta(seconds=delay)
+    status = StepStatus.QUEUED if delay <= 0 else StepStatus.WAITING
+    nxt = StepRun.objects.create(
+        execution_id=row.execution_id,
+        step=row.step,
+        item=row.item,
+        items=row.items,
+        attempt=row.attempt + 1,
+        status=status,
+        next_attempt_at=due,
+        idempotency_key=row.idempotency_key,
+        interruptions=row.interruptions + (1 if interrupted else 0),
+        inputs=row.inputs,
+    )
+    return [nxt.pk] if status == StepStatus.QUEUED else []
+
+
+# --- Cancelling -------------------------------------------------------------------------------
+
+
+def cancel(execution_id: int, *, status: str = Status.CANCELLED, message: str = "cancelled") -> bool:
+    """Stop the execution now, whatever its steps are doing; their late results are dropped.
+    Returns whether it was still running."""
+    with transaction.atomic():
+        execution = _lock(execution_id)
+        if execution is None or execution.is_finished:
+            return False
+        code = errors.WALL_TIME if status == Status.TIMED_OUT else errors.EXECUTION_FAILED
+        _finish(execution, status, error={"code": code, "message": message})
+        return True
+
+
+# --- Periodic repair --------------------------------------------------------------------------
+
+
+@dataclass
+class TickReport:
+    reclaimed: int = 0
+    retried: int = 0
+    resent: int = 0
+    timed_out: int = 0
+    admitted: int = 0
+    dispatch: list[int] = field(default_factory=list)
+
+
+def tick() -> TickReport:
+    """One pass of repairs (see the module's docstring); returns what it did and what to dispatch."""
+    report = TickReport()
+    now = timezone.now()
+    for row in StepRun.objects.filter(status=StepStatus.RUNNING, lease_expires_at__lt=now).select_related("execution")[
+        :500
+    ]:
+        report.dispatch += _reclaim(row)
+        report.reclaimed += 1
+    due = list(
+        StepRun.objects.filter(status=StepStatus.WAITING, next_attempt_at__lte=now).values_list("pk", flat=True)[:1000]
+    )
+    if due:
+        report.retried = StepRun.objects.filter(pk__in=due, status=StepStatus.WAITING).update(
+            status=StepStatus.QUEUED, next_attempt_at=now
+        )
+        report.dispatch += due
+    stale = now - timedelta(seconds=_setting("WORKFLOW_RESEND_SECONDS", 30))
+    lost = list(
+        StepRun.objects.filter(status=StepStatus.QUEUED, next_attempt_at__lt=stale).values_list("pk", flat=True)[:1000]
+    )
+    if lost:
+        StepRun.objects.filter(pk__in=lost, status=StepStatus.QUEUED).update(next_attempt_at=now)
+        report.resent = len(lost)
+        report.dispatch += lost
+    for execution_id in WorkflowExecution.objects.filter(status=Status.RUNNING, deadline__lt=now).values_list(
+        "pk", flat=True
+    )[:500]:
+        report.timed_out += cancel(execution_id, status=Status.TIMED_OUT, message="the execution timed out")
+    for execution_id in WorkflowExecution.objects.filter(status=Status.QUEUED).values_list("pk", flat=True)[:500]:
+        queued = advance(execution_id)
+        report.admitted += WorkflowExecution.objects.filter(pk=execution_id, status=Status.RUNNING).count()
+        report.dispatch += queued
+    return report
+
+
+def _reclaim(row: StepRun) -> list[int]:
+    """A step run whose lease expired: its worker died or hung. Record the attempt as lost and
+    queue the next one with the same idempotency key."""
+    with transaction.atomic():
+        execution = _lock(row.execution_id)
+        error = {"code": WORKER_LOST, "message": f"the worker running this step was lost ({row.lease_owner})"}
+        lost = StepRun.objects.filter(pk=row.pk, status=StepStatus.RUNNING, lease_owner=row.lease_owner).update(
+            status=StepStatus.FAILED, error=error, finished_at=timezone.now(), lease_owner=""
+        )
+        if not lost or execution is None or execution.is_finished:
+            return []
+        step = plan_of(execution).by_id[row.step]
+        queued = _retry(row, step, error, interrupted=True)
+        return queued + _advance_locked(execution.pk)

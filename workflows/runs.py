@@ -1,0 +1,218 @@
+"""Starting and steering workflow executions: start, wait, cancel, replay, restart from a step.
+
+``execution_start`` is the one entry point of every trigger (API, legacy route, webhook,
+schedule, editor): it resolves the version to run, validates the inputs, counts the request
+against the plan, records a queued execution and asks a worker to advance it after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, Permission, User
+from accounts.services import require_permission, usage_consume
+from components import errors
+from components.errors import RunError
+from components.types import coerce_inputs
+from workflows import engine
+from workflows.models import FINISHED, Status, StepRun, StepStatus, Trigger, Workflow, WorkflowExecution
+from workflows.services import plan_for
+
+DRAFT = "draft"
+
+
+def _definition(workflow: Workflow, version: int | str | None) -> tuple[dict[str, Any], Any]:
+    """(definition, version row or None) for ``"draft"``, a version number or the latest version."""
+    if version == DRAFT:
+        return workflow.definition, None
+    versions = workflow.versions.all()
+    found = versions.filter(number=int(version)).first() if version not in (None, "") else versions.first()
+    if found is None:
+        what = f"version {version}" if version not in (None, "") else "a published version"
+        raise RunError(errors.UNKNOWN_ID, f"workflow {workflow.pk} has no {what}")
+    return found.definition, found
+
+
+def execution_start(
+    *,
+    workflow: Workflow,
+    inputs: dict[str, Any],
+    trigger: str = Trigger.API,
+    version: int | str | None = None,
+    user: User | None = None,
+    api_key: ApiKey | None = None,
+    idempotency_key: str = "",
+    source: WorkflowExecution | None = None,
+    restart_from: str = "",
+    plan: dict[str, Any] | None = None,
+) -> WorkflowExecution:
+    """A queued execution, or the existing one when ``idempotency_key`` was seen for this workflow.
+
+    Raises ``RunError``: 101/102 for bad inputs (recorded as a failed execution, not counted),
+    104 for an unknown version, 105 for a definition with problems, 108 when over quota.
+    """
+    if idempotency_key:
+        existing = WorkflowExecution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    if plan is None:
+        definition, version_row = _definition(workflow, version)
+        try:
+            plan = plan_for(workflow.project, definition)
+        except ValidationError as invalid:
+            problems = invalid.message_dict.get("definition", invalid.messages)
+            raise RunError(errors.NOT_ALLOWED, "the workflow has problems: " + "; ".join(problems)) from None
+    else:
+        version_row = source.version if source else None
+    execution = WorkflowExecution(
+        project=workflow.project,
+        workflow=workflow,
+        version=version_row,
+        plan=plan,
+        trigger=trigger,
+        inputs=inputs,
+        user=user if user is not None and user.is_authenticated else None,
+        api_key=api_key,
+        idempotency_key=idempotency_key[:200],
+        source=source,
+        restart_from=restart_from,
+    )
+    try:
+        execution.inputs = coerce_inputs(plan.get("inputs", []), inputs)
+    except RunError as error:
+        execution.status, execution.error = Status.FAILED, error.as_dict()
+        execution.started_at = execution.finished_at = timezone.now()
+        execution.save()
+        raise
+    try:
+        with transaction.atomic():
+            usage = usage_consume(project=workflow.project)
+            if not usage.allowed:
+                raise RunError(
+                    errors.QUOTA_EXCEEDED,
+                    "the monthly request quota of this project's plan is used up",
+                    quota=usage.quota,
+                    used=usage.used,
+                )
+            execution.save()
+            if source is not None and restart_from:
+                _reuse_before(source, execution, restart_from)
+            _dispatch_advance(execution)
+            engine.announce(execution)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        return WorkflowExecution.objects.get(workflow=workflow, idempotency_key=idempotency_key)  # a racing twin
+    return execution
+
+
+def _dispatch_advance(execution: WorkflowExecution) -> None:
+    from workflows.tasks import advance_execution
+
+    transaction.on_commit(lambda: advance_execution.delay(execution.pk))
+
+
+def execution_wait(execution: WorkflowExecution, *, timeout: float) -> WorkflowExecution:
+    """The execution once finished, or as it stands after ``timeout`` seconds."""
+    from synchronise.lib import waits
+
+    def finished() -> bool:
+        execution.refresh_from_db()
+        return execution.is_finished
+
+    waits.wait_for(engine.finished_key(execution.pk), timeout, until=finished)
+    return execution
+
+
+def _require_edit(execution: WorkflowExecution, actor: User | None) -> None:
+    if actor is not None:
+        require_permission(execution.project, actor, Permission.EDIT)
+
+
+def execution_cancel(*, execution: WorkflowExecution, actor: User | None) -> bool:
+    """Cancel now (needs ``edit``); works for queued, running and stuck executions alike.
+    Returns whether it was still running."""
+    _require_edit(execution, actor)
+    return engine.cancel(execution.pk, message="cancelled" + (f" by {actor.email}" if actor else ""))
+
+
+def execution_replay(*, execution: WorkflowExecution, actor: User | None) -> WorkflowExecution:
+    """A new execution of the same plan with the same inputs (needs ``edit``)."""
+    _require_edit(execution, actor)
+    return execution_start(
+        workflow=execution.workflow,
+        inputs=execution.inputs,
+        trigger=Trigger.REPLAY,
+        user=actor,
+        source=execution,
+        plan=execution.plan,
+    )
+
+
+def execution_restart(*, execution: WorkflowExecution, step: str, actor: User | None) -> WorkflowExecution:
+    """A new execution of the same plan and inputs that reuses the outputs of every step not
+    downstream of ``step`` and runs ``step`` and what follows it again (needs ``edit``)."""
+    _require_edit(execution, actor)
+    definition = engine.plan_of(execution)
+    if step not in definition.by_id:
+        raise ValidationError({"step": [f"no step named {step} in this execution"]})
+    if not execution.is_finished:
+        raise ValidationError({"step": ["the execution is still running; cancel it first"]})
+    return execution_start(
+        workflow=execution.workflow,
+        inputs=execution.inputs,
+        trigger=Trigger.RESTART,
+        user=actor,
+        source=execution,
+        restart_from=step,
+        plan=execution.plan,
+    )
+
+
+def _reuse_before(source: WorkflowExecution, execution: WorkflowExecution, step: str) -> None:
+    """Copy the final step runs of the steps that ``step`` does not affect."""
+    definition = engine.plan_of(source)
+    again = {step, *definition.dependents(step)}
+    latest: dict[tuple[str, int], StepRun] = {}
+    for row in StepRun.objects.filter(execution=source).exclude(step__in=again).order_by("attempt"):
+        latest[(row.step, row.item)] = row
+    copies = []
+    for row in latest.values():
+        if row.status not in (StepStatus.SUCCEEDED, StepStatus.SKIPPED, StepStatus.FAILED):
+            continue
+        if isinstance(row.outputs, dict) and row.outputs.get("_truncated"):
+            raise ValidationError({"step": [f"the stored outputs of {row.step} were truncated; replay instead"]})
+        copies.append(
+            StepRun(
+                execution=execution,
+                step=row.step,
+                item=row.item,
+                items=row.items,
+                attempt=1,
+                status=row.status,
+                idempotency_key=f"wf{execution.pk}-{row.step}-{row.item}",
+                reused=True,
+                inputs=row.inputs,
+                outputs=row.outputs,
+                logs=row.logs,
+                error=row.error,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                duration_ms=row.duration_ms,
+            )
+        )
+    StepRun.objects.bulk_create(copies)
+
+
+def executions_rerun_failed(*, workflow: Workflow, actor: User, limit: int = 100) -> list[WorkflowExecution]:
+    """Replay the workflow's most recent failed or timed-out executions (needs ``edit``)."""
+    require_permission(workflow.project, actor, Permission.EDIT)
+    failed = workflow.executions.filter(status__in=(Status.FAILED, Status.TIMED_OUT)).order_by("-created_at")
+    return [execution_replay(execution=execution, actor=actor) for execution in failed[:limit]]
+
+
+__all__ = ["DRAFT", "FINISHED", "execution_cancel", "execution_replay", "execution_restart", "execution_start"]

@@ -1,0 +1,68 @@
+"""Bounded storage of executions: payload caps per step and retention per workflow."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from workflows.models import StepRun, Workflow, WorkflowExecution
+
+TRUNCATED = "_truncated"
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode())
+
+
+def truncated(value: Any, limit: int) -> Any:
+    """``value`` if its JSON fits in ``limit`` bytes, else a marker with its size and a preview."""
+    size = _size(value)
+    if size <= limit:
+        return value
+    preview = json.dumps(value, separators=(",", ":"), default=str)[: max(limit // 2, 0)]
+    return {TRUNCATED: True, "bytes": size, "preview": preview}
+
+
+def bound_payloads(execution: WorkflowExecution) -> int:
+    """Truncate what the execution's step runs store beyond the workflow's ``max_payload_bytes``
+    (done when it finishes: until then later steps may read every output). Returns rows changed."""
+    limit = execution.workflow.max_payload_bytes
+    changed = 0
+    for row in StepRun.objects.filter(execution=execution).only("id", "inputs", "outputs", "logs"):
+        fields = {}
+        for name in ("inputs", "outputs"):
+            value = getattr(row, name)
+            bounded = truncated(value, limit)
+            if bounded is not value:
+                fields[name] = bounded
+        if _size(row.logs) > limit:
+            kept: list[str] = []
+            used = 0
+            for line in reversed(row.logs):
+                used += len(line.encode()) + 4
+                if used > limit:
+                    break
+                kept.append(line)
+            fields["logs"] = [f"[{len(row.logs) - len(kept)} earlier lines truncated]", *reversed(kept)]
+        if fields:
+            StepRun.objects.filter(pk=row.pk).update(**fields)
+            changed += 1
+    if _size(execution.outputs) > limit:
+        WorkflowExecution.objects.filter(pk=execution.pk).update(outputs=truncated(execution.outputs, limit))
+    return changed
+
+
+def prune() -> int:
+    """Delete finished executions older than their workflow's retention; returns how many."""
+    deleted = 0
+    now = timezone.now()
+    for workflow_id, days in Workflow.objects.values_list("pk", "retention_days"):
+        cutoff = now - timedelta(days=days)
+        old = WorkflowExecution.objects.filter(
+            workflow_id=workflow_id, created_at__lt=cutoff, finished_at__isnull=False
+        )
+        deleted += old.delete()[1].get("workflows.WorkflowExecution", 0)
+    return deleted

@@ -3,7 +3,6 @@ database and broker, code components in the sandbox, a loopback API standing in 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest

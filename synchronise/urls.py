@@ -16,11 +16,16 @@ urlpatterns = [
     path("api/v1/cloud/<str:name>", CloudFunctionView.as_view(), name="cloud_function"),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("components.urls")),
+    path("api/v1/", include("workflows.urls")),
+    path("api/v1/", include("workflows.trigger_urls")),
+    path("hooks/", include("workflows.hook_urls")),
     # The original product's route, kept for its clients.
     path("component/run", LegacyRunView.as_view(), name="legacy-component-run"),
+    path("", include("workflows.legacy_urls")),  # POST /workflow/run
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("components/", include("components.page_urls")),
+    path("workflows/", include("workflows.page_urls")),
     path("projects/<int:pk>/credentials/", project_credentials, name="project_credentials"),
     path("", include("accounts.urls")),
 ]

@@ -1,0 +1,7 @@
+"""URL patterns (being built)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -105,10 +105,11 @@ def celery_worker(*, beat: bool = False, name: str = "", **env: str) -> Iterator
     try:
         from synchronise.celery import app
 
+        node = f"{name or 'celery'}@{socket.gethostname()}"
         deadline = time.monotonic() + 30
-        while not app.control.ping(timeout=0.5):
+        while not app.control.ping(destination=[node], timeout=0.5):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the Celery worker did not start")
+                raise RuntimeError(f"the Celery worker {node} did not start")
         yield process
     finally:
         stop(process)

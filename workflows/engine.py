@@ -161,8 +161,11 @@ class _Context:
             state = self.states[step_id]
             step = self.definition.by_id[step_id]
             if step.for_each:
-                rows = [state.rows[i] for i in sorted(state.rows)]
-                names = {name for row in rows for name in (outputs.get(row["id"]) or {})}
+                rows = [state.rows[i] for i in sorted(state.rows) if state.items]  # none: an empty list
+                names = (
+                    {spec["name"] for spec in _implementation(step.version_id).outputs} if step.version_id else set()
+                )
+                names |= {name for row in rows for name in (outputs.get(row["id"]) or {})}
                 output = {name: [(outputs.get(row["id"]) or {}).get(name) for row in rows] for name in names}
             else:
                 row = state.rows.get(0)

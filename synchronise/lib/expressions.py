@@ -65,6 +65,12 @@ class _Environment(ImmutableSandboxedEnvironment):
             raise SecurityError("format widths above 999 are not allowed")
         return check_size(super().call_binop(context, operator, left, right))
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # ``input.items`` means the input named "items", not the dict method.
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, str) and attr in self._UNSAFE_METHODS:
             return False

@@ -3,6 +3,7 @@ database and broker, code components in the sandbox, a loopback API standing in 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -138,7 +139,8 @@ def test_independent_branches_run_in_parallel_on_two_workers(workers, alice, pro
     assert execution.status == Status.SUCCEEDED, execution.error
     assert execution.outputs == {"both": [True, True]}
     left, right = (StepRun.objects.get(execution=execution, step=name) for name in ("left", "right"))
-    assert left.started_at < right.finished_at and right.started_at < left.finished_at  # they overlapped
+    assert left.started_at < right.finished_at
+    assert right.started_at < left.finished_at
     assert left.lease_owner == right.lease_owner == ""  # leases released
     join = StepRun.objects.get(execution=execution, step="join")
     assert join.started_at >= max(left.finished_at, right.finished_at)
@@ -188,7 +190,8 @@ def test_for_each_runs_per_item_within_the_parallelism_bound_and_keeps_order(wor
     assert execution.status == Status.SUCCEEDED, execution.error
     assert execution.outputs == {"values": [10, 21, 32, 43, 54]}
     rows = list(StepRun.objects.filter(execution=execution).order_by("started_at"))
-    assert sorted(r.item for r in rows) == [0, 1, 2, 3, 4] and all(r.items == 5 for r in rows)
+    assert sorted(r.item for r in rows) == [0, 1, 2, 3, 4]
+    assert all(r.items == 5 for r in rows)
     events = sorted([(r.started_at, 1) for r in rows] + [(r.finished_at, -1) for r in rows])
     running, most = 0, 0
     for _, change in events:  # ends sort before starts at the same instant
@@ -196,7 +199,8 @@ def test_for_each_runs_per_item_within_the_parallelism_bound_and_keeps_order(wor
         most = max(most, running)
     assert most <= 2  # never more than two items at once
     empty = wait(runs.execution_start(workflow=workflow, inputs={"items": []}, user=alice))
-    assert empty.status == Status.SUCCEEDED and empty.outputs == {"values": []}
+    assert empty.status == Status.SUCCEEDED
+    assert empty.outputs == {"values": []}
 
 
 @pytest.fixture
@@ -260,7 +264,8 @@ def test_a_code_that_is_not_retryable_fails_the_execution_naming_the_step(worker
     )
     execution = wait(runs.execution_start(workflow=workflow, inputs={}, user=alice))
     assert execution.status == Status.FAILED
-    assert execution.error["step"] == "call" and execution.error["code"] == 400
+    assert execution.error["step"] == "call"
+    assert execution.error["code"] == 400
     assert StepRun.objects.filter(execution=execution).count() == 1
 
 
@@ -311,9 +316,11 @@ def test_a_step_timeout_stops_the_step_and_fails_the_execution(workers, alice, p
     )
     execution = wait(runs.execution_start(workflow=workflow, inputs={}, user=alice))
     assert execution.status == Status.FAILED
-    assert execution.error["code"] == 109 and execution.error["step"] == "slow"
+    assert execution.error["code"] == 109
+    assert execution.error["step"] == "slow"
     row = StepRun.objects.get(execution=execution)
-    assert row.status == StepStatus.TIMED_OUT and row.duration_ms < 5000
+    assert row.status == StepStatus.TIMED_OUT
+    assert row.duration_ms < 5000
 
 
 def test_the_execution_timeout_stops_everything(workers, alice, project, sleeper) -> None:  # type: ignore[no-untyped-def]
@@ -365,7 +372,7 @@ def test_concurrency_limit_queues_executions_and_runs_them_all(workers, alice, p
     finished = [wait(execution) for execution in started]
     assert [e.status for e in finished] == [Status.SUCCEEDED] * 4
     spans = sorted((e.started_at, e.finished_at) for e in finished)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end  # one at a time
 
 
@@ -382,10 +389,14 @@ def test_restart_from_a_step_reuses_earlier_outputs_and_replay_runs_everything(w
     )
     first = wait(runs.execution_start(workflow=workflow, inputs={}, user=alice))
     restarted = wait(runs.execution_restart(execution=first, step="two", actor=alice))
-    assert restarted.status == Status.SUCCEEDED and restarted.outputs == {"total": 4}
+    assert restarted.status == Status.SUCCEEDED
+    assert restarted.outputs == {"total": 4}
     rows = {r.step: r for r in StepRun.objects.filter(execution=restarted)}
-    assert rows["one"].reused and not rows["two"].reused and not rows["three"].reused
+    assert rows["one"].reused
+    assert not rows["two"].reused
+    assert not rows["three"].reused
     assert rows["one"].started_at == StepRun.objects.get(execution=first, step="one").started_at
     replayed = wait(runs.execution_replay(execution=first, actor=alice))
-    assert replayed.outputs == {"total": 4} and replayed.source_id == first.pk
+    assert replayed.outputs == {"total": 4}
+    assert replayed.source_id == first.pk
     assert not StepRun.objects.filter(execution=replayed, reused=True).exists()

@@ -126,7 +126,8 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
-            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+            name = f"[{key}]" if isinstance(key, int) else (f".{key}" if prefix else str(key))
+            flat.update(_flatten(value, f"{prefix}{name}"))
     elif isinstance(errors, list) and errors and not all(isinstance(e, str) for e in errors):
         for index, value in enumerate(errors):
             if value:

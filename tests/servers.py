@@ -113,3 +113,18 @@ def celery_worker(*, beat: bool = False, name: str = "", **env: str) -> Iterator
         yield process
     finally:
         stop(process)
+
+
+@contextmanager
+def celery_beat(**env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """Run Celery beat (the database scheduler) on its own, as production does."""
+    command = [sys.executable, "-m", "celery", "-A", "synchronise", "beat", "-l", "warning"]
+    command += ["-s", str(Path(settings.DATA_DIR) / f"beat-{os.getpid()}")]
+    process = subprocess.Popen(command, cwd=ROOT, env=process_env(**env), start_new_session=True)
+    try:
+        time.sleep(0.5)
+        if process.poll() is not None:
+            raise RuntimeError("celery beat did not start")
+        yield process
+    finally:
+        stop(process)

@@ -8,7 +8,6 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import Membership, Project
-
 from components.errors import RunError
 from tests.factories import make_component, make_project, make_workflow
 from workflows import runs, services
@@ -17,6 +16,7 @@ from workflows.definition import compatible
 pytestmark = pytest.mark.django_db
 
 NUMBER = {"type": "number", "subtype": "integer"}
+SECRET = "{{ secrets.API_KEY }}"
 
 
 @pytest.fixture
@@ -134,9 +134,9 @@ def test_secrets_only_bind_whole_to_secret_inputs(alice, project) -> None:  # ty
         alice,
         project,
         [
-            {"id": "ok", "component": caller.pk, "inputs": {"token": "{{ secrets.API_KEY }}", "text": "hi"}},
-            {"id": "leak", "component": caller.pk, "inputs": {"token": "{{ secrets.API_KEY }}", "text": "{{ secrets.API_KEY }}"}},
-            {"id": "mix", "component": caller.pk, "inputs": {"token": "{{ secrets.API_KEY }}", "text": "x {{ secrets.API_KEY }}"}},
+            {"id": "ok", "component": caller.pk, "inputs": {"token": SECRET, "text": "hi"}},
+            {"id": "leak", "component": caller.pk, "inputs": {"token": SECRET, "text": SECRET}},
+            {"id": "mix", "component": caller.pk, "inputs": {"token": SECRET, "text": f"x {SECRET}"}},
         ],
     )
     found = problems_of(workflow)
@@ -195,7 +195,8 @@ def test_bad_inputs_are_recorded_and_not_counted(alice, project, adder) -> None:
 
 
 def test_only_editors_change_workflows(alice, bob, charlie, project, adder) -> None:  # type: ignore[no-untyped-def]
-    workflow = make_workflow(project=project, actor=alice, steps=[{"id": "one", "component": adder.pk, "inputs": {"a": 1}}])
+    steps = [{"id": "one", "component": adder.pk, "inputs": {"a": 1}}]
+    workflow = make_workflow(project=project, actor=alice, steps=steps)
     services.workflow_update(workflow=workflow, actor=bob, name="Renamed by Bob")
     for outsider_action in (
         lambda: services.workflow_update(workflow=workflow, actor=charlie, name="Mine"),

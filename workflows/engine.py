@@ -545,7 +545,7 @@ def _retry(row: StepRun, step: Step, error: dict[str, Any], *, interrupted: bool
     """Schedule the next attempt of a failed step run if its policy allows; returns it if due now."""
     policy = step.retry
     if interrupted:
-        if row.interruptions + 1 > MAX_INTERRUPTIONS:
+        if row.interruptions + 1 >= MAX_INTERRUPTIONS:
             return []
     elif row.attempt >= policy.attempts or error.get("code") not in policy.on_codes:
         return []

@@ -29,6 +29,7 @@ class Invocation:
     idempotency_key: str
     logs: list[str] = field(default_factory=list)
     wall_seconds: float | None = None  # a tighter wall-time limit than the plan's (a step's timeout)
+    limits: Any = None  # the sandbox Limits, when the caller has them already (else from the plan)
     on_logs: Callable[[list[str]], None] | None = None  # live console: all lines so far, throttled
     secrets: dict[str, str] | None = None  # the project's credentials, loaded once on first use
 

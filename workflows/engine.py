@@ -20,6 +20,7 @@ duplicated message, a reclaimed lease or a cancel racing a worker cannot record 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -59,6 +60,29 @@ ACTIVE = (StepStatus.PENDING, StepStatus.WAITING, StepStatus.QUEUED, StepStatus.
 BAD_BINDING = errors.INCORRECT_INPUT
 MAX_INTERRUPTIONS = 3  # a step whose worker died this many times fails instead of being retried
 LIGHT_FIELDS = ("id", "step", "item", "items", "attempt", "status", "error")
+
+
+@dataclass
+class Next:
+    """What to run after an engine call: ``claimed`` is already leased to this worker (run it
+    inline with ``run_claimed``), ``others`` go to the broker for any worker."""
+
+    claimed: StepRun | None = None
+    others: list[int] = field(default_factory=list)
+
+
+_cache: dict[tuple[str, int], tuple[float, Any]] = {}
+
+
+def _cached(kind: str, key: int, load: Any, seconds: float = 5.0) -> Any:
+    """A per-process cache of slow-changing reads on the per-step path (members, plan limits)."""
+    now = time.monotonic()
+    hit = _cache.get((kind, key))
+    if hit is None or now - hit[0] > seconds:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        hit = _cache[(kind, key)] = (now, load())
+    return hit[1]
 
 
 def _setting(name: str, default: float) -> float:
@@ -149,14 +173,24 @@ def _first_error(state: StepState) -> dict[str, Any] | None:
 class _Context:
     """The names bindings read, with step outputs loaded only for the steps asked for."""
 
-    def __init__(self, execution: WorkflowExecution, definition: Definition, states: dict[str, StepState]) -> None:
+    def __init__(
+        self,
+        execution: WorkflowExecution,
+        definition: Definition,
+        states: dict[str, StepState],
+        known: dict[int, dict[str, Any]] | None = None,
+    ) -> None:
         self.execution, self.definition, self.states = execution, definition, states
+        self.known = known or {}
         self.loaded: dict[str, dict[str, Any]] = {}
 
     def load(self, step_ids: Iterable[str]) -> None:
         wanted = [s for s in step_ids if s not in self.loaded and self.states[s].rows]
         ids = [row["id"] for s in wanted for row in self.states[s].rows.values()]
-        outputs = dict(StepRun.objects.filter(pk__in=ids).values_list("id", "outputs")) if ids else {}
+        outputs = {pk: self.known[pk] for pk in ids if pk in self.known}
+        missing = [pk for pk in ids if pk not in outputs]
+        if missing:
+            outputs.update(StepRun.objects.filter(pk__in=missing).values_list("id", "outputs"))
         for step_id in wanted:
             state = self.states[step_id]
             step = self.definition.by_id[step_id]
@@ -199,23 +233,17 @@ def announce(execution: WorkflowExecution) -> None:
     )
 
 
-_members_cache: dict[int, tuple[float, list[int]]] = {}
-
-
 def _members(project_id: int) -> list[int]:
     """Member ids, cached for a few seconds: the engine announces every step of every execution."""
-    now = time.monotonic()
-    cached = _members_cache.get(project_id)
-    if cached is None or now - cached[0] > 5:
-        from accounts.models import Project
+    from accounts.models import Project
 
-        cached = (now, member_ids(Project(pk=project_id)))
-        _members_cache[project_id] = cached
-    return cached[1]
+    return _cached("members", project_id, lambda: member_ids(Project(pk=project_id)))
 
 
 def _lock(execution_id: int) -> WorkflowExecution | None:
-    return WorkflowExecution.objects.select_for_update().select_related("workflow").filter(pk=execution_id).first()
+    """The execution, locked until the end of the transaction (others advancing it wait)."""
+    found = list(WorkflowExecution.objects.select_for_update().filter(pk=execution_id))
+    return found[0] if found else None
 
 
 def _admit(execution: WorkflowExecution) -> bool:
@@ -246,28 +274,36 @@ def _admit(execution: WorkflowExecution) -> bool:
     return True
 
 
-def advance(execution_id: int) -> list[int]:
-    """Move the execution forward (see the module's docstring); returns the step runs to dispatch."""
+def advance(execution_id: int, *, claim: bool = False) -> Next:
+    """Move the execution forward (see the module's docstring). With ``claim``, the first step run
+    it queues comes back leased to this worker, to be run inline."""
     with transaction.atomic():
-        return _advance_locked(execution_id)
+        execution = _lock(execution_id)
+        if execution is None:
+            return Next()
+        return _advance_locked(execution, claim=claim)
 
 
-def _advance_locked(execution_id: int) -> list[int]:
-    execution = _lock(execution_id)
-    if execution is None or execution.is_finished:
-        return []
+def _advance_locked(
+    execution: WorkflowExecution, *, claim: bool = False, known: dict[int, dict[str, Any]] | None = None
+) -> Next:
+    """``advance`` inside the transaction that locked ``execution``; ``known``: outputs of step
+    runs the caller has just recorded (saves reading them back)."""
+    if execution.is_finished:
+        return Next()
     if execution.status == Status.QUEUED and not _admit(execution):
-        return []
+        return Next()
     if execution.deadline and timezone.now() >= execution.deadline:
         _finish(execution, Status.TIMED_OUT, error={"code": errors.WALL_TIME, "message": "the execution timed out"})
-        return []
+        return Next()
     definition = plan_of(execution)
     rows = list(StepRun.objects.filter(execution=execution).values(*LIGHT_FIELDS))
     states = _states(definition, rows)
     if _stopped_by_failure(execution, definition, states):
-        return []
-    context = _Context(execution, definition, states)
+        return Next()
+    context = _Context(execution, definition, states, known=known)
     queued: list[int] = []
+    created: dict[int, StepRun] = {}
     progressed = True
     while progressed:  # a skipped step can settle what depends on it in the same pass
         progressed = False
@@ -276,18 +312,39 @@ def _advance_locked(execution_id: int) -> list[int]:
             if decision == "wait":
                 continue
             progressed = True
-            created = _start_step(execution, step, context, skip=decision == "skip")
-            rows += [{name: getattr(row, name) for name in LIGHT_FIELDS} for row in created]
-            queued += [row.pk for row in created if row.status == StepStatus.QUEUED]
+            new_rows = _start_step(execution, step, context, skip=decision == "skip")
+            rows += [{name: getattr(row, name) for name in LIGHT_FIELDS} for row in new_rows]
+            created.update((row.pk, row) for row in new_rows if row.status == StepStatus.QUEUED)
+            queued += [row.pk for row in new_rows if row.status == StepStatus.QUEUED]
             states = context.states = _states(definition, rows)
     if _stopped_by_failure(execution, definition, states):
-        return []
+        return Next()
     queued += _promote_pending(definition, states)
     if all(state.settled for state in states.values()):
         _complete(execution, definition, context)
-        return []
+        return Next()
     announce(execution)
-    return queued
+    first = created.get(queued[0]) if claim and queued else None
+    if first is not None and _claim(first, execution, definition):
+        return Next(claimed=first, others=queued[1:])
+    return Next(others=queued)
+
+
+def _claim(row: StepRun, execution: WorkflowExecution, definition: Definition) -> bool:
+    """Lease a queued step run to this worker (a conditional update: only one worker wins)."""
+    now = timezone.now()
+    fields = {
+        "status": StepStatus.RUNNING,
+        "lease_owner": worker_id(),
+        "lease_expires_at": now + timedelta(seconds=_lease_seconds(definition.by_id[row.step])),
+        "started_at": now,
+    }
+    if not StepRun.objects.filter(pk=row.pk, status=StepStatus.QUEUED).update(**fields):
+        return False
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.execution = execution
+    return True
 
 
 def _stopped_by_failure(execution: WorkflowExecution, definition: Definition, states: dict[str, StepState]) -> bool:
@@ -480,33 +537,46 @@ def _lease_seconds(step: Step) -> float:
     return timeout + _setting("WORKFLOW_LEASE_GRACE_SECONDS", 10)
 
 
-def run_step(step_run_id: int) -> list[int]:
-    """Claim, run and record one step run, then advance its execution; returns the step runs the
-    execution queued next (the caller runs one inline and sends the others to the broker)."""
-    owner = worker_id()
-    now = timezone.now()
+def run_step(step_run_id: int) -> Next:
+    """Claim one queued step run and run it (``run_claimed``); nothing if another worker has it."""
     row = StepRun.objects.select_related("execution").filter(pk=step_run_id).first()
     if row is None or row.status != StepStatus.QUEUED:
-        return []
+        return Next()
+    if not _claim(row, row.execution, plan_of(row.execution)):
+        return Next()
+    return run_claimed(row)
+
+
+def _limits(execution: WorkflowExecution, step: Step) -> Any:
+    """The sandbox limits for a step: the plan's (cached per project), tightened by its timeout."""
+    from components.code_runner import limits_for
+
+    limits = _cached("limits", execution.project_id, lambda: limits_for(_project(execution.project_id)))
+    if step.timeout is not None and step.timeout < limits.wall_seconds:
+        limits = dataclasses.replace(limits, wall_seconds=step.timeout)
+    return limits
+
+
+def _project(project_id: int) -> Any:
+    from accounts.models import Project
+
+    return _cached("project", project_id, lambda: Project.objects.get(pk=project_id))
+
+
+def run_claimed(row: StepRun) -> Next:
+    """Run a step run leased to this worker, then in one transaction record its result (and a
+    retry, if the policy says so) and advance the execution; returns what to run next."""
     execution = row.execution
-    definition = plan_of(execution)
-    step = definition.by_id[row.step]
-    claimed = StepRun.objects.filter(pk=row.pk, status=StepStatus.QUEUED).update(
-        status=StepStatus.RUNNING,
-        lease_owner=owner,
-        lease_expires_at=now + timedelta(seconds=_lease_seconds(step)),
-        started_at=now,
-    )
-    if not claimed:
-        return []
+    step = plan_of(execution).by_id[row.step]
     started = time.perf_counter()
     assert step.version_id is not None  # plans always resolve versions
     invocation = Invocation(
-        project=execution.project,
+        project=_project(execution.project_id),
         implementation=_implementation(step.version_id),
         inputs=row.inputs,
         idempotency_key=row.idempotency_key,
         wall_seconds=step.timeout,
+        limits=_limits(execution, step),
     )
     outputs: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -515,15 +585,15 @@ def run_step(step_run_id: int) -> list[int]:
     except RunError as failure:
         error = failure.as_dict()
     except Exception:  # a bug of ours must not leave the step running until its lease expires
-        logger.exception("step run %s failed unexpectedly", step_run_id)
+        logger.exception("step run %s failed unexpectedly", row.pk)
         error = {"code": errors.EXECUTION_FAILED, "message": "the step failed unexpectedly"}
     duration = round((time.perf_counter() - started) * 1000, 3)
     with transaction.atomic():
-        _lock(execution.pk)  # serialise with advances and cancels of the same execution
+        locked = _lock(execution.pk)  # serialise with advances and cancels of the same execution
         status = StepStatus.SUCCEEDED
         if error is not None:
             status = StepStatus.TIMED_OUT if error.get("code") == errors.WALL_TIME else StepStatus.FAILED
-        recorded = StepRun.objects.filter(pk=row.pk, status=StepStatus.RUNNING, lease_owner=owner).update(
+        recorded = StepRun.objects.filter(pk=row.pk, status=StepStatus.RUNNING, lease_owner=row.lease_owner).update(
             status=status,
             outputs=outputs or {},
             error=error,
@@ -533,12 +603,11 @@ def run_step(step_run_id: int) -> list[int]:
             lease_owner="",
             lease_expires_at=None,
         )
-        if not recorded:  # cancelled, timed out or reclaimed meanwhile: the result is dropped
-            return []
-        queued: list[int] = []
-        if error is not None:
-            queued += _retry(row, step, error)
-        return queued + _advance_locked(execution.pk)
+        if not recorded or locked is None:  # cancelled, timed out or reclaimed meanwhile: dropped
+            return Next()
+        retried = _retry(row, step, error) if error is not None else []
+        following = _advance_locked(locked, claim=not retried, known={row.pk: outputs or {}})
+        return Next(claimed=following.claimed, others=retried + following.others)
 
 
 def _retry(row: StepRun, step: Step, error: dict[str, Any], *, interrupted: bool = False) -> list[int]:
@@ -632,7 +701,7 @@ def tick() -> TickReport:
     )[:500]:
         report.timed_out += cancel(execution_id, status=Status.TIMED_OUT, message="the execution timed out")
     for execution_id in WorkflowExecution.objects.filter(status=Status.QUEUED).values_list("pk", flat=True)[:500]:
-        queued = advance(execution_id)
+        queued = advance(execution_id).others
         report.admitted += WorkflowExecution.objects.filter(pk=execution_id, status=Status.RUNNING).count()
         report.dispatch += queued
     return report
@@ -651,4 +720,4 @@ def _reclaim(row: StepRun) -> list[int]:
             return []
         step = plan_of(execution).by_id[row.step]
         queued = _retry(row, step, error, interrupted=True)
-        return queued + _advance_locked(execution.pk)
+        return queued + _advance_locked(execution).others

@@ -12,24 +12,25 @@ from celery import shared_task
 from workflows import engine, storage
 
 
-def _dispatch(step_run_ids: list[int]) -> None:
-    """Run the first inline (in this task), send the rest to other workers."""
-    pending = list(step_run_ids)
-    while pending:
-        first, rest = pending[0], pending[1:]
-        for step_run_id in rest:
+def _continue(following: engine.Next) -> None:
+    """Run the step run the engine leased to this worker, inline, and the ones after it; send the
+    others to the broker for idle workers."""
+    while True:
+        for step_run_id in following.others:
             run_step.delay(step_run_id)
-        pending = engine.run_step(first)
+        if following.claimed is None:
+            return
+        following = engine.run_claimed(following.claimed)
 
 
 @shared_task(name="workflows.advance", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def advance_execution(execution_id: int) -> None:
-    _dispatch(engine.advance(execution_id))
+    _continue(engine.advance(execution_id, claim=True))
 
 
 @shared_task(name="workflows.run_step", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_step(step_run_id: int) -> None:
-    _dispatch([step_run_id])
+    _continue(engine.run_step(step_run_id))
 
 
 @shared_task(name="workflows.tick", ignore_result=True)
@@ -42,3 +43,11 @@ def tick() -> None:
 @shared_task(name="workflows.prune", ignore_result=True)
 def prune() -> None:
     storage.prune()
+
+
+@shared_task(name="workflows.scheduled_run", ignore_result=True)
+def scheduled_run(workflow_id: int) -> None:
+    """A schedule's slot (sent by beat, see ``workflows/triggers.py``): start the workflow's run."""
+    from workflows.triggers import schedule_fire
+
+    schedule_fire(workflow_id=workflow_id)

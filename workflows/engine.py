@@ -21,6 +21,7 @@ duplicated message, a reclaimed lease or a cancel racing a worker cannot record 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import random
@@ -94,12 +95,13 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-_plans: dict[tuple[int, float], Definition] = {}
+_plans: dict[str, Definition] = {}
 
 
 def plan_of(execution: WorkflowExecution) -> Definition:
-    """The parsed plan of an execution (immutable, so kept per process)."""
-    key = (execution.pk, execution.created_at.timestamp())
+    """The parsed plan of an execution. Plans are immutable and executions of one version share
+    theirs, so each process parses each plan once."""
+    key = json.dumps(execution.plan, sort_keys=True, separators=(",", ":"))
     found = _plans.get(key)
     if found is None:
         if len(_plans) >= 256:
@@ -303,7 +305,7 @@ def _advance_locked(
         return Next()
     context = _Context(execution, definition, states, known=known)
     queued: list[int] = []
-    created: dict[int, StepRun] = {}
+    claimed: StepRun | None = None
     progressed = True
     while progressed:  # a skipped step can settle what depends on it in the same pass
         progressed = False
@@ -312,9 +314,12 @@ def _advance_locked(
             if decision == "wait":
                 continue
             progressed = True
-            new_rows = _start_step(execution, step, context, skip=decision == "skip")
+            lease_to = worker_id() if claim and claimed is None else ""
+            new_rows = _start_step(execution, step, context, skip=decision == "skip", lease_to=lease_to)
             rows += [{name: getattr(row, name) for name in LIGHT_FIELDS} for row in new_rows]
-            created.update((row.pk, row) for row in new_rows if row.status == StepStatus.QUEUED)
+            if lease_to and new_rows and new_rows[0].status == StepStatus.RUNNING:
+                claimed = new_rows[0]
+                claimed.execution = execution
             queued += [row.pk for row in new_rows if row.status == StepStatus.QUEUED]
             states = context.states = _states(definition, rows)
     if _stopped_by_failure(execution, definition, states):
@@ -324,10 +329,7 @@ def _advance_locked(
         _complete(execution, definition, context)
         return Next()
     announce(execution)
-    first = created.get(queued[0]) if claim and queued else None
-    if first is not None and _claim(first, execution, definition):
-        return Next(claimed=first, others=queued[1:])
-    return Next(others=queued)
+    return Next(claimed=claimed, others=queued)
 
 
 def _claim(row: StepRun, execution: WorkflowExecution, definition: Definition) -> bool:
@@ -379,9 +381,12 @@ def _idempotency_key(execution: WorkflowExecution, step: Step, item: int) -> str
     return f"wf{execution.pk}-{step.id}-{item}"
 
 
-def _start_step(execution: WorkflowExecution, step: Step, context: _Context, *, skip: bool) -> list[StepRun]:
+def _start_step(
+    execution: WorkflowExecution, step: Step, context: _Context, *, skip: bool, lease_to: str = ""
+) -> list[StepRun]:
     """Record the step's first attempt (one per item for ``for_each``, the first ``parallelism``
-    of them queued, the rest pending); returns the rows created."""
+    of them queued, the rest pending); returns the rows created. With ``lease_to``, the first row
+    is created already running, leased to that worker (it runs it inline)."""
     now = timezone.now()
     key = _idempotency_key(execution, step, 0)
     done = {"execution": execution, "step": step.id, "idempotency_key": key, "started_at": now, "finished_at": now}
@@ -410,21 +415,25 @@ def _start_step(execution: WorkflowExecution, step: Step, context: _Context, *, 
     if not inputs:  # for_each over an empty list
         return [StepRun.objects.create(**done, items=0, status=StepStatus.SUCCEEDED)]
     parallel = step.parallelism if items is not None else 1
-    created = StepRun.objects.bulk_create(
-        [
-            StepRun(
-                execution=execution,
-                step=step.id,
-                item=index,
-                items=len(inputs),
-                status=StepStatus.QUEUED if index < parallel else StepStatus.PENDING,
-                next_attempt_at=now if index < parallel else None,
-                idempotency_key=_idempotency_key(execution, step, index),
-                inputs=value,
-            )
-            for index, value in enumerate(inputs)
-        ]
-    )
+    created = [
+        StepRun(
+            execution=execution,
+            step=step.id,
+            item=index,
+            items=len(inputs),
+            status=StepStatus.QUEUED if index < parallel else StepStatus.PENDING,
+            next_attempt_at=now if index < parallel else None,
+            idempotency_key=_idempotency_key(execution, step, index),
+            inputs=value,
+        )
+        for index, value in enumerate(inputs)
+    ]
+    if lease_to:
+        first = created[0]
+        first.status, first.lease_owner, first.started_at = StepStatus.RUNNING, lease_to, now
+        first.lease_expires_at = now + timedelta(seconds=_lease_seconds(step))
+        first.next_attempt_at = None
+    created = StepRun.objects.bulk_create(created)
     if created and created[0].pk is None:  # a backend that does not return ids from bulk inserts
         created = list(StepRun.objects.filter(execution=execution, step=step.id, attempt=1).order_by("item"))
     return created

@@ -96,17 +96,23 @@ def worker_id() -> str:
 
 
 _plans: dict[str, Definition] = {}
+_plan_of_execution: dict[tuple[int, float], Definition] = {}
 
 
 def plan_of(execution: WorkflowExecution) -> Definition:
     """The parsed plan of an execution. Plans are immutable and executions of one version share
     theirs, so each process parses each plan once."""
-    key = json.dumps(execution.plan, sort_keys=True, separators=(",", ":"))
-    found = _plans.get(key)
+    identity = (execution.pk, execution.created_at.timestamp())
+    found = _plan_of_execution.get(identity)
     if found is None:
-        if len(_plans) >= 256:
+        key = json.dumps(execution.plan, sort_keys=True, separators=(",", ":"))
+        found = _plans.get(key)
+        if found is None:
+            found = _plans[key] = definitions.parse(execution.plan)
+        if len(_plan_of_execution) >= 1024:
+            _plan_of_execution.clear()
             _plans.clear()
-        found = _plans[key] = definitions.parse(execution.plan)
+        _plan_of_execution[identity] = found
     return found
 
 

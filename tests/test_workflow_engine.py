@@ -400,3 +400,59 @@ def test_restart_from_a_step_reuses_earlier_outputs_and_replay_runs_everything(w
     assert replayed.outputs == {"total": 4}
     assert replayed.source_id == first.pk
     assert not StepRun.objects.filter(execution=replayed, reused=True).exists()
+
+
+def test_stored_payloads_are_truncated_when_the_execution_ends(workers, alice, project, echo) -> None:  # type: ignore[no-untyped-def]
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        max_payload_bytes=1000,
+        steps=[
+            {"id": "big", "component": echo.pk, "inputs": {"value": "{{ 'x' * 5000 }}"}},
+            {"id": "small", "component": echo.pk, "inputs": {"value": "{{ steps.big.output.value | length }}"}},
+        ],
+        outputs=[{"name": "length", "value": "{{ steps.small.output.value }}"}],
+    )
+    execution = wait(runs.execution_start(workflow=workflow, inputs={}, user=alice))
+    assert execution.outputs == {"length": 5000}  # the next step read the whole output
+    big = StepRun.objects.get(execution=execution, step="big")
+    assert big.outputs["_truncated"] is True
+    assert big.outputs["bytes"] > 5000
+    assert big.inputs["_truncated"] is True
+    small = StepRun.objects.get(execution=execution, step="small")
+    assert small.outputs == {"value": 5000}
+
+
+def test_rate_limit_holds_executions_in_the_queue(workers, alice, project, echo) -> None:  # type: ignore[no-untyped-def]
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        rate_limit_per_minute=2,
+        steps=[{"id": "one", "component": echo.pk, "inputs": {"value": 1}}],
+    )
+    first, second, third = (runs.execution_start(workflow=workflow, inputs={}, user=alice) for _ in range(3))
+    assert wait(first).status == wait(second).status == Status.SUCCEEDED
+    time.sleep(2.5)  # two ticks: still over the limit for this minute
+    third.refresh_from_db()
+    assert third.status == Status.QUEUED
+    assert runs.execution_cancel(execution=third, actor=alice)
+
+
+def test_old_executions_are_pruned_by_retention(workers, alice, project, echo) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from workflows import storage
+
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        retention_days=7,
+        steps=[{"id": "one", "component": echo.pk, "inputs": {"value": 1}}],
+    )
+    old, recent = (wait(runs.execution_start(workflow=workflow, inputs={}, user=alice)) for _ in range(2))
+    WorkflowExecution.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    assert storage.prune() == 1
+    assert list(WorkflowExecution.objects.filter(workflow=workflow).values_list("pk", flat=True)) == [recent.pk]
+    assert not StepRun.objects.filter(execution_id=old.pk).exists()

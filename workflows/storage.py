@@ -28,7 +28,8 @@ def truncated(value: Any, limit: int) -> Any:
 
 def bound_payloads(execution: WorkflowExecution) -> int:
     """Truncate what the execution's step runs store beyond the workflow's ``max_payload_bytes``
-    (done when it finishes: until then later steps may read every output). Returns rows changed."""
+    (done when it finishes: until then later steps may read every output). The execution's own
+    outputs are what its caller gets, and stay whole (the sandbox caps them). Returns rows changed."""
     limit = execution.workflow.max_payload_bytes
     changed = 0
     for row in StepRun.objects.filter(execution=execution).only("id", "inputs", "outputs", "logs"):
@@ -50,8 +51,6 @@ def bound_payloads(execution: WorkflowExecution) -> int:
         if fields:
             StepRun.objects.filter(pk=row.pk).update(**fields)
             changed += 1
-    if _size(execution.outputs) > limit:
-        WorkflowExecution.objects.filter(pk=execution.pk).update(outputs=truncated(execution.outputs, limit))
     return changed
 
 

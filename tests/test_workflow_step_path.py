@@ -1,0 +1,52 @@
+"""The engine's per-step path, in this process (no broker): its query count is pinned, so a change
+that adds a query per step shows up here before it shows up in bench/workflows.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import make_component, make_workflow
+from workflows import engine, runs
+from workflows.models import Status, StepRun, StepStatus
+
+pytestmark = pytest.mark.django_db
+
+ADD_ONE = "def run(inputs, ctx):\n    return {'n': inputs['n'] + 1}\n"
+INTEGER = {"type": "number", "subtype": "integer"}
+
+
+def test_a_step_in_a_chain_costs_a_fixed_number_of_queries(  # type: ignore[no-untyped-def]
+    alice, project, django_assert_num_queries
+) -> None:
+    add_one = make_component(
+        project=project,
+        actor=alice,
+        code=ADD_ONE,
+        inputs=[{"name": "n", **INTEGER}],
+        outputs=[{"name": "n", **INTEGER}],
+    )
+    steps = [{"id": "s0", "component": add_one.pk, "inputs": {"n": 0}}]
+    steps += [
+        {"id": f"s{i}", "component": add_one.pk, "inputs": {"n": f"{{{{ steps.s{i - 1}.output.n }}}}"}}
+        for i in range(1, 4)
+    ]
+    workflow = make_workflow(
+        project=project, actor=alice, steps=steps, outputs=[{"name": "n", "value": "{{ steps.s3.output.n }}"}]
+    )
+    execution = runs.execution_start(workflow=workflow, inputs={}, user=alice)
+    following = engine.advance(execution.pk, claim=True)  # admits it and leases s0 to this process
+    assert following.claimed is not None
+    following = engine.run_claimed(following.claimed)  # s0: warms the per-process caches
+    assert following.claimed is not None
+    assert following.claimed.step == "s1"
+    # s1: the lock, the result, the step runs, the next step run (created leased), the credentials,
+    # and the savepoint around them (a transaction of its own outside this test)
+    with django_assert_num_queries(7):
+        following = engine.run_claimed(following.claimed)
+    assert following.claimed.step == "s2"
+    following = engine.run_claimed(engine.run_claimed(following.claimed).claimed)
+    assert following.claimed is None
+    execution.refresh_from_db()
+    assert execution.status == Status.SUCCEEDED
+    assert execution.outputs == {"n": 4}
+    assert StepRun.objects.filter(execution=execution, status=StepStatus.SUCCEEDED).count() == 4

@@ -562,6 +562,19 @@ def run_step(step_run_id: int) -> Next:
     return run_claimed(row)
 
 
+def release(row: StepRun) -> bool:
+    """Give a step run leased to this worker back to the queue (it has not started)."""
+    return bool(
+        StepRun.objects.filter(pk=row.pk, status=StepStatus.RUNNING, lease_owner=row.lease_owner).update(
+            status=StepStatus.QUEUED,
+            lease_owner="",
+            lease_expires_at=None,
+            started_at=None,
+            next_attempt_at=timezone.now(),
+        )
+    )
+
+
 def _limits(execution: WorkflowExecution, step: Step) -> Any:
     """The sandbox limits for a step: the plan's (cached per project), tightened by its timeout."""
     from components.code_runner import limits_for

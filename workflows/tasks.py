@@ -2,23 +2,45 @@
 
 ``run_step`` runs the step it was sent, then runs inline one of the steps that became ready (so a
 chain of steps costs no broker hop) and sends the others to the broker, where idle workers take
-them: independent branches run in parallel on different workers.
+them: independent branches run in parallel on different workers. A chain gives its worker up
+when it has run inline for ``INLINE_SECONDS`` and other messages are waiting, so one long
+workflow cannot starve the others.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+import time
+
+import redis
+from celery import current_app, shared_task
 
 from workflows import engine, storage
+
+INLINE_SECONDS = 0.5
+
+
+def _others_waiting() -> bool:
+    """Whether messages wait in the default queue (one LLEN on the broker's Redis)."""
+    try:
+        with current_app.connection_for_read() as connection:
+            client = getattr(connection.default_channel, "client", None)  # Redis transports only
+            return bool(client is not None and client.llen(current_app.conf.task_default_queue))
+    except (OSError, redis.RedisError):  # a broker that cannot say: keep the chain here
+        return False
 
 
 def _continue(following: engine.Next) -> None:
     """Run the step run the engine leased to this worker, inline, and the ones after it; send the
     others to the broker for idle workers."""
+    started = time.monotonic()
     while True:
         for step_run_id in following.others:
             run_step.delay(step_run_id)
         if following.claimed is None:
+            return
+        if time.monotonic() - started > INLINE_SECONDS and _others_waiting():
+            if engine.release(following.claimed):
+                run_step.delay(following.claimed.pk)
             return
         following = engine.run_claimed(following.claimed)
 
@@ -33,7 +55,7 @@ def run_step(step_run_id: int) -> None:
     _continue(engine.run_step(step_run_id))
 
 
-@shared_task(name="workflows.tick", ignore_result=True)
+@shared_task(name="workflows.tick", ignore_result=True, expires=5)
 def tick() -> None:
     """Periodic repairs (beat, every second): reclaim lost steps, due retries, timeouts, admissions."""
     for step_run_id in engine.tick().dispatch:

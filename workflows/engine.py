@@ -401,7 +401,11 @@ def _start_step(
     context.load(d for d in context.definition.dependencies[step.id] if d in context.states)
     names = context.names()
     assert step.version_id is not None  # plans always resolve versions
-    declared = _implementation(step.version_id).inputs
+    try:
+        declared = _implementation(step.version_id).inputs
+    except ComponentVersion.DoesNotExist:
+        gone = {"code": errors.UNKNOWN_ID, "message": f"component {step.component} was deleted"}
+        return [StepRun.objects.create(**done, status=StepStatus.FAILED, error=gone)]
     try:
         if step.run_if and not truthy(step.run_if, names):
             return [StepRun.objects.create(**done, status=StepStatus.SKIPPED)]
@@ -597,19 +601,22 @@ def run_claimed(row: StepRun) -> Next:
     execution = row.execution
     step = plan_of(execution).by_id[row.step]
     started = time.perf_counter()
-    assert step.version_id is not None  # plans always resolve versions
-    invocation = Invocation(
-        project=_project(execution.project_id),
-        implementation=_implementation(step.version_id),
-        inputs=row.inputs,
-        idempotency_key=row.idempotency_key,
-        wall_seconds=step.timeout,
-        limits=_limits(execution, step),
-    )
+    invocation: Invocation | None = None
     outputs: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     try:
+        assert step.version_id is not None  # plans always resolve versions
+        invocation = Invocation(
+            project=_project(execution.project_id),
+            implementation=_implementation(step.version_id),
+            inputs=row.inputs,
+            idempotency_key=row.idempotency_key,
+            wall_seconds=step.timeout,
+            limits=_limits(execution, step),
+        )
         outputs = invoke(invocation)
+    except ComponentVersion.DoesNotExist:
+        error = {"code": errors.UNKNOWN_ID, "message": f"component {step.component} was deleted"}
     except RunError as failure:
         error = failure.as_dict()
     except Exception:  # a bug of ours must not leave the step running until its lease expires
@@ -625,7 +632,7 @@ def run_claimed(row: StepRun) -> Next:
             status=status,
             outputs=outputs or {},
             error=error,
-            logs=invocation.logs,
+            logs=invocation.logs if invocation else [],
             finished_at=timezone.now(),
             duration_ms=duration,
             lease_owner="",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -113,11 +114,40 @@ class Plan(models.Model):
         max_length=32, blank=True, help_text="Per API key, e.g. '600/min'; empty uses API_KEY_RATE_LIMIT."
     )
     is_default = models.BooleanField(default=False, help_text="Given to users without a plan.")
-    # Limits of code component runs in this plan's projects; empty uses the SANDBOX_* settings.
-    run_wall_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Wall time per run.")
-    run_cpu_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="CPU time per run.")
-    run_memory_mb = models.PositiveIntegerField(null=True, blank=True, help_text="Memory per run.")
+    # Limits of component runs in this plan's projects; empty uses the SANDBOX_* settings (and
+    # OUTBOUND_MAX_BYTES for responses). The bounds are the sandbox's own (components.sandbox.Limits):
+    # a plan outside them would make every run of its projects fail in the worker.
+    run_wall_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Wall time per run, in seconds."
+    )
+    run_cpu_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3600)],
+        help_text="CPU time per run, in seconds (1 to 3600).",
+    )
+    run_memory_mb = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(16), MaxValueValidator(65536)],
+        help_text="Memory per run, in MB (16 to 65536).",
+    )
     run_http_calls = models.PositiveIntegerField(null=True, blank=True, help_text="ctx.http calls per run.")
+    run_output_bytes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(2)],
+        help_text="Largest outputs of a code run, in bytes of JSON (error 112).",
+    )
+    run_log_bytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Log and progress bytes per code run (error 113)."
+    )
+    run_response_bytes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Largest HTTP response body of ctx.http (error 115) and http components (502 too_large), in bytes.",
+    )
 
     objects = PlanQuerySet.as_manager()
 

@@ -286,17 +286,34 @@ class ExecutionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewset
 
 
 class CredentialSerializer(serializers.Serializer[Any]):
-    """Write-only values: answers carry the name and dates, never the value."""
+    """Write-only values: answers carry the name, the allowed hosts and dates, never the value."""
 
     name = serializers.CharField(max_length=64)
     value = serializers.CharField(write_only=True, trim_whitespace=False)
+    allowed_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        max_length=credentials.MAX_ALLOWED_HOSTS,
+        help_text="Hosts the value may be sent to: api.example.com, *.example.com or an IP address; "
+        "empty: any public host. Left out: unchanged (a new credential: empty).",
+    )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
 
 
+class CredentialChangeSerializer(serializers.Serializer[Any]):
+    """``PATCH``: a new value, new allowed hosts, or both; what is left out stays."""
+
+    value = serializers.CharField(write_only=True, trim_whitespace=False, required=False)
+    allowed_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, max_length=credentials.MAX_ALLOWED_HOSTS
+    )
+
+
 @extend_schema(tags=["credentials"], parameters=[OpenApiParameter("project_pk", OpenApiTypes.INT, "path")])
 class CredentialViewSet(viewsets.ViewSet):
-    """``/api/v1/projects/{id}/credentials/``: list names (members), set and delete (``edit``)."""
+    """``/api/v1/projects/{id}/credentials/``: list names and allowed hosts (members), set, change
+    and delete (``edit``)."""
 
     serializer_class = CredentialSerializer
     lookup_field = "name"
@@ -326,6 +343,27 @@ class CredentialViewSet(viewsets.ViewSet):
         except ValidationError as error:
             raise _field_errors(error) from None
         return Response(CredentialSerializer(credential).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CredentialChangeSerializer, responses={200: CredentialSerializer})
+    def partial_update(self, request: Request, project_pk: int, name: str) -> Response:
+        """Change the allowed hosts, the value, or both, of an existing credential."""
+        project = self._project(request, project_pk)
+        serializer = CredentialChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not project.credentials.filter(name=name).exists():
+            raise Http404
+        data = serializer.validated_data
+        try:
+            credential = credentials.credential_set(
+                project=project,
+                actor=request.user,  # type: ignore[arg-type]
+                name=name,
+                value=data.get("value"),
+                allowed_hosts=data.get("allowed_hosts"),
+            )
+        except ValidationError as error:
+            raise _field_errors(error) from None
+        return Response(CredentialSerializer(credential).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, project_pk: int, name: str) -> Response:

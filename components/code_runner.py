@@ -10,7 +10,9 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
-from accounts.models import Project
+from django.conf import settings
+
+from accounts.models import Plan, Project
 from components import errors
 from components.errors import RunError
 
@@ -18,6 +20,13 @@ if TYPE_CHECKING:
     from components.invocation import Invocation
 
 LOG_FLUSH_SECONDS = 0.2
+# An answer of ctx.http cut off by the plan's response size limit, left uncaught by the code.
+RESPONSE_SIZE = 115
+
+
+def _plan_of(project: Project) -> Plan | None:
+    owner = project.owner()
+    return owner.effective_plan() if owner else None
 
 
 def limits_for(project: Project, *, wall_seconds: float | None = None) -> Any:
@@ -25,13 +34,14 @@ def limits_for(project: Project, *, wall_seconds: float | None = None) -> Any:
     the rest. ``wall_seconds`` (a workflow step's timeout) may only tighten the plan's wall time."""
     from components.sandbox import Limits
 
-    owner = project.owner()
-    plan = owner.effective_plan() if owner else None
+    plan = _plan_of(project)
     chosen = {
         "wall_seconds": getattr(plan, "run_wall_seconds", None),
         "cpu_seconds": getattr(plan, "run_cpu_seconds", None),
         "memory_mb": getattr(plan, "run_memory_mb", None),
         "http_calls": getattr(plan, "run_http_calls", None),
+        "output_bytes": getattr(plan, "run_output_bytes", None),
+        "log_bytes": getattr(plan, "run_log_bytes", None),
     }
     limits = Limits(**{name: value for name, value in chosen.items() if value is not None})
     if wall_seconds is not None and wall_seconds < limits.wall_seconds:
@@ -39,24 +49,51 @@ def limits_for(project: Project, *, wall_seconds: float | None = None) -> Any:
     return limits
 
 
+def response_bytes_for(project: Project) -> int:
+    """The largest HTTP response body (decoded) that runs in ``project`` may receive: the plan's
+    ``run_response_bytes``, else ``OUTBOUND_MAX_BYTES``. For ``ctx.http`` and ``http`` components."""
+    limit: int | None = getattr(_plan_of(project), "run_response_bytes", None)
+    return int(settings.OUTBOUND_MAX_BYTES) if limit is None else limit
+
+
 def run_code(invocation: Invocation, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
-    from components.credentials import mask, render_secrets
-    from components.sandbox import HttpRequest, HttpResponse, Job, get_pool
+    from components.credentials import CredentialError, host_guard, mask, render_secrets
+    from components.sandbox import Code, HttpRequest, HttpResponse, Job, get_pool
     from synchronise.lib import outbound
 
     secrets = invocation.credentials()
+    response_bytes: list[int] = []  # looked up at the first ctx.http call: most runs make none
+    too_large: set[str] = set()  # the ConnectionError messages that reported the response size limit
 
     def serve_http(request: HttpRequest) -> HttpResponse:
+        if not response_bytes:
+            response_bytes.append(response_bytes_for(invocation.project))
+        used: set[str] = set()
+        try:
+            url = render_secrets(request.url, secrets, used=used)
+            headers = render_secrets(request.headers, secrets, used=used)
+            params = render_secrets(request.params, secrets, used=used)
+            json = render_secrets(request.json, secrets, used=used)
+            data = render_secrets(request.data, secrets, used=used)
+        except CredentialError as error:
+            return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
         try:
             response = outbound.request(
                 request.method,
-                render_secrets(request.url, secrets),
-                headers=render_secrets(request.headers, secrets),
-                params=render_secrets(request.params, secrets),
-                json=render_secrets(request.json, secrets),
-                data=render_secrets(request.data, secrets),
+                url,
+                headers=headers,
+                params=params,
+                json=json,
+                data=data,
+                max_bytes=response_bytes[0],
+                # A credential with allowed hosts goes nowhere else, redirects included.
+                check_host=host_guard(used, secrets),
             )
+        except outbound.OutboundTooLarge as error:
+            message = mask(f"response size limit of {response_bytes[0]} bytes exceeded: {error}", secrets.values())
+            too_large.add(f"ConnectionError: {message}")
+            return HttpResponse(status=0, headers={}, body=b"", error=message)
         except outbound.OutboundError as error:
             return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
         # A server that echoes the request would hand a substituted secret back to the code.
@@ -75,12 +112,16 @@ def run_code(invocation: Invocation, code: str) -> Any:
 
     outcome = get_pool().run(
         Job(code=code, inputs=invocation.inputs, idempotency_key=invocation.idempotency_key),
-        limits=limits_for(invocation.project, wall_seconds=invocation.wall_seconds),
+        limits=invocation.limits or limits_for(invocation.project, wall_seconds=invocation.wall_seconds),
         on_log=on_log,
         on_progress=lambda step, message: on_log(f"[progress {step}] {message}"),
         http=serve_http,
     )
     if not outcome.ok:
         error = outcome.error or {"code": errors.EXECUTION_FAILED, "message": "the sandbox failed"}
+        if error.get("code") == Code.EXCEPTION and error.get("message") in too_large:
+            # Left uncaught, the cut-off answer is the plan's limit at work, not a bug in the code.
+            message = error["message"].removeprefix("ConnectionError: ")
+            error = {**error, "code": RESPONSE_SIZE, "message": message, "limit": response_bytes[0]}
         raise RunError(**error)
     return outcome.outputs

@@ -11,18 +11,23 @@ not for production.
 Write-only: no function here returns a plaintext except :func:`credential_values`, which the
 runner uses on the host to substitute ``{{ secrets.NAME }}`` (:func:`render_secrets`) and to
 mask values (:func:`mask`) in logs, errors and stored inputs and outputs.
+
+Allowed hosts: a credential may carry a list of hosts (``api.stripe.com``, ``*.example.com``); a
+request that carries it goes to no other host, redirects included (:func:`host_guard`, given to
+``outbound.request(check_host=…)``). An empty list is any public host.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,7 @@ from django.db import transaction
 from accounts.models import Project, User
 from accounts.services import require_permission
 from components.models import Credential, credential_name
+from synchronise.lib.outbound import OutboundBlocked
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +54,8 @@ MASK = "••••••"
 MIN_MASKED_LENGTH = 4  # shorter values would mask ordinary words and digits everywhere
 SECRET_REFERENCE = re.compile(r"\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 LOCAL_KEY_ID = "local"
+MAX_ALLOWED_HOSTS = 50
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
 
 class CredentialError(Exception):
@@ -64,6 +72,18 @@ class UndecryptableCredential(CredentialError):
     def __init__(self, name: str, why: str) -> None:
         super().__init__(f"credential {name} cannot be decrypted ({why}); set it again")
         self.name = name
+
+
+class CredentialHostRefused(CredentialError, OutboundBlocked):
+    """A credential was about to be sent to a host outside its allowed hosts; nothing was sent there."""
+
+    def __init__(self, name: str, host: str, allowed: Iterable[str]) -> None:
+        super().__init__(
+            f"credential {name} may only be sent to {', '.join(allowed)}, not to {host or 'this URL'}; "
+            "change its allowed hosts in the project's credentials"
+        )
+        self.name = name
+        self.host = host
 
 
 # --- Key ring --------------------------------------------------------------------------------
@@ -191,11 +211,18 @@ def decrypt(credential: Credential, *, ring: KeyRing | None = None) -> str:
 
 
 @transaction.atomic
-def credential_set(*, project: Project, actor: User, name: str, value: str) -> Credential:
-    """Create or replace the project's credential ``name``; the value cannot be read back.
+def credential_set(
+    *, project: Project, actor: User, name: str, value: str | None, allowed_hosts: Iterable[str] | None = None
+) -> Credential:
+    """Create or change the project's credential ``name``; the value cannot be read back.
+
+    ``value``: the new value, or ``None`` to keep the stored one (the credential must exist).
+    ``allowed_hosts``: the hosts the value may be sent to (``api.example.com``, ``*.example.com``,
+    an IP address; empty: any public host), or ``None`` to keep the stored list (a new credential:
+    empty), so replacing a value never widens where it may go.
 
     Raises ``Project.DoesNotExist`` (not a member), ``PermissionDenied`` (below ``edit``) and
-    ``ValidationError`` (name or value).
+    ``ValidationError`` (``name``, ``value``, ``allowed_hosts``).
     """
     require_permission(project, actor, "edit")
     errors: dict[str, list[str]] = {}
@@ -203,19 +230,38 @@ def credential_set(*, project: Project, actor: User, name: str, value: str) -> C
         credential_name(name)
     except ValidationError as error:
         errors["name"] = error.messages
-    if not isinstance(value, str) or not value:
+    if value is not None and (not isinstance(value, str) or not value):
         errors["value"] = ["a credential needs a value"]
-    elif len(value.encode()) > MAX_VALUE_BYTES:
+    elif value is not None and len(value.encode()) > MAX_VALUE_BYTES:
         errors["value"] = [f"at most {MAX_VALUE_BYTES} bytes"]
+    hosts: list[str] | None = None
+    if allowed_hosts is not None:
+        try:
+            hosts = normalise_allowed_hosts(allowed_hosts)
+        except ValidationError as error:
+            errors["allowed_hosts"] = error.messages
     if errors:
         raise ValidationError(errors)
-    # The row's id is part of what the ciphertext is bound to, so a new row is saved first; the
-    # transaction never lets anyone see it without its value.
-    credential, _created = Credential.objects.select_for_update().get_or_create(
-        project=project, name=name, defaults={"ciphertext": "", "created_by": actor}
-    )
-    credential.ciphertext = encrypt(credential, value)
-    credential.save(update_fields=["ciphertext", "updated_at"])
+    rows = Credential.objects.select_for_update()
+    if value is None:
+        found = rows.filter(project=project, name=name).first()
+        if found is None:
+            raise ValidationError({"value": ["a credential needs a value"]})
+        credential = found
+    else:
+        # The row's id is part of what the ciphertext is bound to, so a new row is saved first; the
+        # transaction never lets anyone see it without its value.
+        credential, _created = rows.get_or_create(
+            project=project, name=name, defaults={"ciphertext": "", "created_by": actor}
+        )
+    fields = ["updated_at"]
+    if value is not None:
+        credential.ciphertext = encrypt(credential, value)
+        fields.append("ciphertext")
+    if hosts is not None:
+        credential.allowed_hosts = hosts
+        fields.append("allowed_hosts")
+    credential.save(update_fields=fields)
     return credential
 
 
@@ -228,14 +274,113 @@ def credential_delete(*, project: Project, actor: User, name: str) -> None:
         raise Credential.DoesNotExist(f"no credential named {name}")
 
 
-def credential_values(*, project: Project) -> dict[str, str]:
-    """Every credential of the project in plaintext, by name. Host side only: for substitution and masking.
+class Secrets(dict[str, str]):
+    """Plaintext values by name, and the allowed hosts of those that have a list (``allowed_hosts``)."""
+
+    def __init__(
+        self, values: Mapping[str, str] | None = None, *, allowed_hosts: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        super().__init__(values or {})
+        self.allowed_hosts: dict[str, tuple[str, ...]] = {
+            name: tuple(hosts) for name, hosts in (allowed_hosts or {}).items() if hosts
+        }
+
+
+def credential_values(*, project: Project) -> Secrets:
+    """Every credential of the project in plaintext, by name, with their allowed hosts. Host side
+    only: for substitution (checked with :func:`host_guard`) and masking.
 
     Raises ``UndecryptableCredential`` when a value cannot be decrypted.
     """
     ring = key_ring()
-    credentials = Credential.objects.filter(project=project)
-    return {credential.name: decrypt(credential, ring=ring) for credential in credentials}
+    credentials = list(Credential.objects.filter(project=project))
+    return Secrets(
+        {credential.name: decrypt(credential, ring=ring) for credential in credentials},
+        allowed_hosts={credential.name: credential.allowed_hosts for credential in credentials},
+    )
+
+
+# --- Allowed hosts ---------------------------------------------------------------------------
+
+
+def _normal_host(host: str) -> str:
+    host = host.strip().strip("[]").rstrip(".").lower()
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")  # how requests sends it: xn--…
+        except UnicodeError:
+            return host  # matches no ASCII pattern: refused
+    return host
+
+
+def normalise_allowed_hosts(patterns: Iterable[str]) -> list[str]:
+    """``patterns`` checked, lower-cased, IDNA-encoded and without duplicates.
+
+    Each is a host name (``api.example.com``), a wildcard for its subdomains (``*.example.com``: not
+    ``example.com`` itself) or an IP address; no scheme, port or path. Raises ``ValidationError``.
+    """
+    if isinstance(patterns, str | bytes) or not isinstance(patterns, Iterable):
+        raise ValidationError("a list of host names")
+    found: list[str] = []
+    for index, pattern in enumerate(patterns):
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise ValidationError(f"{index}: a host name, e.g. api.example.com or *.example.com")
+        wildcard = pattern.strip().startswith("*.")
+        host = _normal_host(pattern.strip()[2:] if wildcard else pattern)
+        is_ip = False
+        try:
+            ipaddress.ip_address(host)
+            is_ip = True
+        except ValueError:
+            pass
+        labels = host.split(".")
+        valid = (is_ip and not wildcard) or (
+            not is_ip and len(host) <= 253 and all(HOST_LABEL.match(label) for label in labels)
+        )
+        if not valid:
+            raise ValidationError(
+                f"{index}: {pattern.strip()[:100]!r} is not a host name; write api.example.com or *.example.com, "
+                "without scheme, port or path"
+            )
+        normal = f"*.{host}" if wildcard else host
+        if normal not in found:
+            found.append(normal)
+    if len(found) > MAX_ALLOWED_HOSTS:
+        raise ValidationError(f"at most {MAX_ALLOWED_HOSTS} hosts")
+    return found
+
+
+def host_allowed(host: str, patterns: Iterable[str]) -> bool:
+    """Whether ``host`` matches one of ``patterns`` (normalised ones: see :func:`normalise_allowed_hosts`)."""
+    host = _normal_host(host)
+    for pattern in patterns:
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]):
+                return True
+        elif host == pattern:
+            return True
+    return False
+
+
+def host_guard(names: Iterable[str], secrets: Mapping[str, str]) -> Callable[[str], None] | None:
+    """For ``outbound.request(check_host=…)``: refuses (``CredentialHostRefused``) a destination outside
+    the allowed hosts of any credential in ``names`` (those substituted into the request); ``None``
+    when none of them has a list. ``secrets`` is what :func:`credential_values` returned."""
+    allowed = getattr(secrets, "allowed_hosts", {})
+    lists = {name: allowed[name] for name in sorted(set(names)) if name in allowed}
+    if not lists:
+        return None
+
+    def check(host: str) -> None:
+        for name, patterns in lists.items():
+            if not host_allowed(host, patterns):
+                raise CredentialHostRefused(name, host, patterns)
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -304,16 +449,19 @@ def mask(value: Any, secrets: Iterable[str]) -> Any:
     return walk(value)
 
 
-def render_secrets(value: Any, secrets: Mapping[str, str]) -> Any:
+def render_secrets(value: Any, secrets: Mapping[str, str], *, used: set[str] | None = None) -> Any:
     """``value`` with ``{{ secrets.NAME }}`` replaced by the credential, in strings nested in dicts and lists.
 
     Only secret references are touched; raises ``UnknownSecret`` naming the first unknown NAME.
+    The names substituted are added to ``used`` (for :func:`host_guard`).
     """
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in secrets:
             raise UnknownSecret(name)
+        if used is not None:
+            used.add(name)
         return secrets[name]
 
     def walk(item: Any) -> Any:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -85,7 +88,37 @@ class ComponentSettingsForm(forms.Form):
 
 
 class CredentialForm(forms.Form):
-    """Set (create or replace) a credential; the value is never shown again."""
+    """Set (create or replace) a credential, or change its allowed hosts; the value is never shown again.
+
+    ``cleaned_data`` is the keyword arguments of ``credential_set``: ``value`` is ``None`` when left
+    empty (keep the stored one), ``allowed_hosts`` is ``None`` when left empty in the add-or-replace
+    form (keep the stored list), a list otherwise. The per-credential hosts form sends
+    ``replace_hosts``, where an empty field means "any public host".
+    """
 
     name = forms.CharField(max_length=64, help_text="Capitals, digits and underscores, e.g. STRIPE_KEY.")
-    value = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+    value = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        strip=False,
+        required=False,
+        help_text="Leave empty to keep the current value of an existing credential.",
+    )
+    allowed_hosts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "api.example.com\n*.example.com"}),
+        required=False,
+        label="Allowed hosts",
+        help_text="Where the value may be sent, one per line: api.example.com, *.example.com (its subdomains) "
+        "or an IP address. Empty: any public host (an existing credential keeps its list).",
+    )
+    replace_hosts = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean_value(self) -> str | None:
+        return self.cleaned_data["value"] or None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        text = cleaned.get("allowed_hosts") or ""
+        hosts = [part for part in re.split(r"[\s,]+", text) if part]
+        replace = cleaned.pop("replace_hosts", False)
+        cleaned["allowed_hosts"] = hosts if hosts or replace else None
+        return cleaned

@@ -27,12 +27,15 @@ Output paths: ``status``, ``headers.<Name>`` (any case), ``body`` (parsed JSON, 
 there leaves that output out, so a required one fails with 107); anything else is an error
 ``{code: <remote status if ≥ 200 else 502>, message, status}`` whose message comes from the
 ``error_message`` path, or the reason phrase. Failures before an answer: blocked destination,
-too large, unreachable → 502; timeout → 504; a template or credential problem → 400; each with
+too large, unreachable → 502; timeout → 504; a template or credential problem → 400; a credential
+about to go to a host outside its allowed hosts (first request or a redirect) → 400; each with
 ``reason``.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -45,7 +48,14 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import SecurityError
 from rest_framework import serializers
 
-from components.credentials import SECRET_REFERENCE, CredentialError, UnknownSecret, mask
+from components.credentials import (
+    SECRET_REFERENCE,
+    CredentialError,
+    CredentialHostRefused,
+    UnknownSecret,
+    host_guard,
+    mask,
+)
 from synchronise.lib import outbound
 from synchronise.lib.expressions import (
     TemplateProblem,
@@ -71,18 +81,21 @@ TIMED_OUT = 504
 
 
 class _Secrets:
-    """The ``secrets`` of a template: readable by name (``secrets.NAME``), not listable."""
+    """The ``secrets`` of a template: readable by name (``secrets.NAME``), not listable. Records the
+    names read (``used``), whose allowed hosts the destination must then match."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "used")
 
-    def __init__(self, values: Mapping[str, str]) -> None:
+    def __init__(self, values: Mapping[str, str], used: set[str]) -> None:
         self._values = values
+        self.used = used
 
     def __getitem__(self, name: str) -> str:
         if not isinstance(name, str):
             raise SecurityError("secrets cannot be listed; name one: secrets.NAME")
         if name not in self._values:
             raise UnknownSecret(name)
+        self.used.add(name)
         return self._values[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -321,6 +334,23 @@ def _build(spec: dict[str, Any], context: Mapping[str, Any]) -> _Request:
 _MISSING = object()
 
 
+def _retry_after(response: outbound.OutboundResponse) -> dict[str, float]:
+    """``{"retry_after": seconds}`` from a ``Retry-After`` header (seconds or an HTTP date), so a
+    workflow's retry policy can wait as long as the remote asked; ``{}`` without one."""
+    value = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), "").strip()
+    if not value:
+        return {}
+    if value.isdigit():
+        return {"retry_after": float(value)}
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return {}
+    if when.tzinfo is None:
+        return {}
+    return {"retry_after": max((when - datetime.datetime.now(datetime.UTC)).total_seconds(), 0.0)}
+
+
 def _body(response: outbound.OutboundResponse) -> Any:
     """The body parsed as JSON, else its text (``None`` when empty)."""
     try:
@@ -350,11 +380,12 @@ def _lookup(response: outbound.OutboundResponse, body: Any, path: str) -> Any:
 
 
 def _resolve_secret_inputs(
-    inputs: Mapping[str, Any], secrets: Mapping[str, str], names: Iterable[str]
+    inputs: Mapping[str, Any], secrets: Mapping[str, str], names: Iterable[str], used: set[str]
 ) -> dict[str, Any]:
     """Inputs declared of type ``secret`` carry ``{{ secrets.NAME }}``: give templates the value.
     Only those inputs: a reference typed into any other input stays text, or a caller could make a
-    component send any credential of the project wherever that input goes."""
+    component send any credential of the project wherever that input goes. The credentials given
+    are added to ``used``."""
     resolved = dict(inputs)
     for name in names:
         value = resolved.get(name)
@@ -362,6 +393,7 @@ def _resolve_secret_inputs(
         if match:
             if match.group(1) not in secrets:
                 raise UnknownSecret(match.group(1))
+            used.add(match.group(1))
             resolved[name] = secrets[match.group(1)]
     return resolved
 
@@ -378,7 +410,9 @@ def run_http_component(
 ) -> HttpRunResult:
     """Render the request, send it through the SSRF guard, map the answer. Never raises for a
     remote or template problem: those come back as ``error``. ``secret_inputs``: names of inputs
-    declared of type ``secret``, whose ``{{ secrets.NAME }}`` value is substituted."""
+    declared of type ``secret``, whose ``{{ secrets.NAME }}`` value is substituted. ``max_bytes``:
+    the largest response body, the plan's (``code_runner.response_bytes_for(project)``) for a run;
+    ``None`` is ``OUTBOUND_MAX_BYTES``."""
     values = list(secrets.values())
     log: list[str] = []
 
@@ -391,9 +425,13 @@ def run_http_component(
             status=extra.get("status"),
         )
 
+    used: set[str] = set()  # the credentials this request carries, however a template used them
     try:
         spec = validate_http_spec(spec)
-        context = {"inputs": _resolve_secret_inputs(inputs, secrets, secret_inputs), "secrets": _Secrets(secrets)}
+        context = {
+            "inputs": _resolve_secret_inputs(inputs, secrets, secret_inputs, used),
+            "secrets": _Secrets(secrets, used),
+        }
         built = _build(spec, context)
     except ValidationError as error:
         return failed(BUILD_FAILED, "the HTTP spec is invalid: " + "; ".join(error.messages), reason="spec")
@@ -415,13 +453,18 @@ def run_http_component(
             data=built.data,
             timeout=timeout,
             max_bytes=max_bytes,
+            check_host=host_guard(used, secrets),  # each hop, before anything is sent there
         )
+    except CredentialHostRefused as error:
+        return failed(BUILD_FAILED, error.reason, reason="credential_host", credential=error.name)
     except outbound.OutboundTimeout as error:
         return failed(TIMED_OUT, error.reason, reason="timeout")
     except outbound.OutboundBlocked as error:
         return failed(TRANSPORT_FAILED, f"blocked: {error.reason}", reason="blocked")
     except outbound.OutboundTooLarge as error:
-        return failed(TRANSPORT_FAILED, error.reason, reason="too_large")
+        # max_bytes is the plan's run_response_bytes when the caller passes it; the outbound default otherwise.
+        too_large = f"response size limit of {error.limit} bytes exceeded: {error.reason}"
+        return failed(TRANSPORT_FAILED, too_large, reason="too_large", limit=error.limit)
     except outbound.OutboundError as error:
         return failed(TRANSPORT_FAILED, error.reason, reason="unreachable")
     redirects = f" after {len(response.redirects)} redirect(s)" if response.redirects else ""
@@ -435,7 +478,7 @@ def run_http_component(
         elif not isinstance(message, str):
             message = json.dumps(message, ensure_ascii=False)
         code = response.status if response.status >= 200 else TRANSPORT_FAILED
-        return failed(code, message[:2000], status=response.status)
+        return failed(code, message[:2000], status=response.status, **_retry_after(response))
     outputs: dict[str, Any] = {}
     body = _body(response) if any(p.startswith("body") for p in spec["outputs"].values()) else None
     for name, path in spec["outputs"].items():

@@ -66,6 +66,7 @@ def _run(invocation: Invocation) -> Any:
 
         return run_code(invocation, implementation.code)
     if implementation.kind == Kind.HTTP:
+        from components.code_runner import response_bytes_for
         from components.http_component import run_http_component
 
         result = run_http_component(
@@ -73,6 +74,7 @@ def _run(invocation: Invocation) -> Any:
             invocation.inputs,
             invocation.credentials(),
             idempotency_key=invocation.idempotency_key,
+            max_bytes=response_bytes_for(invocation.project),
             secret_inputs=[spec["name"] for spec in implementation.inputs if spec["type"] == "secret"],
         )
         invocation.logs.extend(result.request_log)

@@ -89,6 +89,11 @@ class Credential(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="credentials")
     name = models.CharField(max_length=64, validators=[credential_name])
     ciphertext = models.TextField(help_text="key id, nonce and AES-GCM ciphertext; see components/credentials.py")
+    allowed_hosts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Host names (api.example.com, *.example.com) the value may be sent to; empty: any public host.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,7 +7,6 @@ it (queued → running, once), runs the implementation and records the outcome.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +19,7 @@ from components.errors import RunError
 from components.invocation import MAX_LOG_LINES, Invocation, invoke
 from components.models import Component, ComponentVersion, Execution, Status, Trigger
 from components.types import coerce_inputs
+from synchronise.lib import waits
 from synchronise.lib.events import publish_change
 
 DRAFT = "draft"
@@ -54,6 +54,10 @@ def _finish(execution: Execution, *, status: str, outputs: Any = None, error: di
         duration_ms=round((now - started).total_seconds() * 1000, 3),
     )
     announce(execution)
+    # Wakes run_wait in the web process. The worker runs in autocommit, where on_commit runs at
+    # once; inside a transaction it waits for the commit, so a waiter never reads the old row.
+    key = waits.key_for("execution", execution.pk)
+    transaction.on_commit(lambda: waits.notify(key), robust=True)
 
 
 def announce(execution: Execution) -> None:
@@ -116,15 +120,18 @@ def run_start(
 
 
 def run_wait(execution: Execution, *, timeout: float) -> Execution:
-    """The execution once finished, or as it stands after ``timeout`` seconds (polling the database)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
+    """The execution once finished, or as it stands after ``timeout`` seconds.
+
+    Woken by the notification ``_finish`` sends; the row decides, and is read again at least every
+    ``waits.FALLBACK_POLL_SECONDS`` in case a notification is lost.
+    """
+
+    def finished() -> bool:
         execution.refresh_from_db()
-        if execution.is_finished or time.monotonic() >= deadline:
-            return execution
-        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-        delay = min(delay * 1.5, 0.1)
+        return execution.is_finished
+
+    waits.wait_for(waits.key_for("execution", execution.pk), timeout, until=finished)
+    return execution
 
 
 def run_execute(execution_id: int) -> None:

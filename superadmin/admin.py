@@ -41,6 +41,21 @@ class UserAdmin(DjangoUserAdmin):
 class PlanAdmin(admin.ModelAdmin[Plan]):
     list_display = ("name", "slug", "monthly_quota", "rate_limit", "is_default")
     prepopulated_fields = {"slug": ("name",)}
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "is_default", "monthly_quota", "rate_limit")}),
+        (
+            "Run limits",
+            {
+                "description": "Per run in the projects of this plan's users; empty uses the SANDBOX_* settings "
+                "(OUTBOUND_MAX_BYTES for responses). See docs/components.md.",
+                "fields": (
+                    ("run_wall_seconds", "run_cpu_seconds", "run_memory_mb"),
+                    ("run_output_bytes", "run_log_bytes"),
+                    ("run_http_calls", "run_response_bytes"),
+                ),
+            },
+        ),
+    )
 
 
 class MembershipInline(admin.TabularInline[Membership, Project]):

@@ -184,3 +184,27 @@ def test_the_plans_limits_apply_and_a_timeout_is_recorded(platform, alice, proje
     execution = Execution.objects.get(component=component)
     assert execution.status == "timed_out"
     assert execution.duration_ms < 5000  # the plan's 1 s, not the default 20 s
+
+
+def test_the_plans_response_size_limit_fails_a_run_in_the_worker(platform, alice, project, third_party):
+    from accounts.models import Plan
+
+    url = third_party.url("/big?bytes=5000")
+    code = f"def run(inputs, ctx):\n    return {{'size': len(ctx.http('GET', {url!r}).content)}}\n"
+    component = services.component_create(project=project, actor=alice, name="Download", code=code)
+    services.component_publish(component=component, actor=alice)
+    _key, secret = account_services.api_key_create(project=project, actor=alice)
+    client = Synchronise(secret, base_url=platform)
+    assert client.components.run(component.pk, {}) == {"size": 5000}  # the default plan: 10 MB
+
+    plan = Plan.objects.create(name="Small", slug="small", monthly_quota=-1, run_response_bytes=1000)
+    account_services.user_set_plan(user=alice, plan=plan)
+    with pytest.raises(SynchroniseError) as too_large:
+        client.components.run(component.pk, {}, timeout=20)
+    assert too_large.value.code == 115
+    assert too_large.value.status == 422
+    assert too_large.value.body["limit"] == 1000
+    assert "response size limit of 1000 bytes exceeded" in too_large.value.message
+    execution = Execution.objects.filter(component=component).latest("created_at")
+    assert execution.status == "failed"
+    assert execution.error["code"] == 115

@@ -456,3 +456,31 @@ def test_old_executions_are_pruned_by_retention(workers, alice, project, echo) -
     assert storage.prune() == 1
     assert list(WorkflowExecution.objects.filter(workflow=workflow).values_list("pk", flat=True)) == [recent.pk]
     assert not StepRun.objects.filter(execution_id=old.pk).exists()
+
+
+def test_retries_honour_retry_after(workers, alice, project, third_party) -> None:  # type: ignore[no-untyped-def]
+    from components import services as component_services
+
+    limited = component_services.component_create(
+        project=project,
+        actor=alice,
+        name="Rate limited",
+        kind="http",
+        outputs=[{"name": "count", "type": "number"}],
+        http={
+            "method": "GET",
+            "url": third_party.url("/flaky/k5"),
+            "query": {"fail": "1", "code": "429", "retry_after": "2"},
+            "outputs": {"count": "body.count"},
+        },
+    )
+    component_services.component_publish(component=limited, actor=alice)
+    retry = {"attempts": 2, "backoff": 0.1, "max_delay": 10, "jitter": False, "on_codes": [429]}
+    workflow = make_workflow(
+        project=project, actor=alice, steps=[{"id": "call", "component": limited.pk, "retry": retry}]
+    )
+    execution = wait(runs.execution_start(workflow=workflow, inputs={}, user=alice))
+    assert execution.status == Status.SUCCEEDED, execution.error
+    first, second = StepRun.objects.filter(execution=execution).order_by("attempt")
+    assert first.error["retry_after"] == 2
+    assert (second.started_at - first.finished_at).total_seconds() >= 2  # not the 0.1 s backoff

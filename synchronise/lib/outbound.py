@@ -34,7 +34,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -100,7 +100,11 @@ class OutboundBlocked(OutboundError):
 
 
 class OutboundTooLarge(OutboundError):
-    """The response body passed ``max_bytes``."""
+    """The response body passed ``max_bytes`` (``limit``)."""
+
+    def __init__(self, reason: str, *, limit: int) -> None:
+        super().__init__(reason)
+        self.limit = limit
 
 
 class OutboundTimeout(OutboundError):
@@ -329,7 +333,7 @@ def _read_body(response: requests.Response, *, max_bytes: int, deadline: float) 
     """The decoded body, read as it comes; raises ``OutboundTooLarge`` or ``OutboundTimeout`` on the way."""
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes and not response.headers.get("content-encoding"):
-        raise OutboundTooLarge(f"the response is {int(length)} bytes; the limit is {max_bytes}")
+        raise OutboundTooLarge(f"the response is {int(length)} bytes; the limit is {max_bytes}", limit=max_bytes)
     raw = response.raw
     chunks: list[bytes] = []
     total = 0
@@ -346,7 +350,7 @@ def _read_body(response: requests.Response, *, max_bytes: int, deadline: float) 
             return b"".join(chunks)
         total += len(chunk)
         if total > max_bytes:
-            raise OutboundTooLarge(f"the response is larger than {max_bytes} bytes")
+            raise OutboundTooLarge(f"the response is larger than {max_bytes} bytes", limit=max_bytes)
         chunks.append(chunk)
 
 
@@ -371,6 +375,13 @@ def _redirect(
     return method, target, keep_body, next_headers
 
 
+def _host_of(url: str) -> str:
+    try:
+        return _canonical_host(urlsplit(url).hostname or "")
+    except ValueError:
+        return ""  # malformed: check_url refuses it next
+
+
 def _default(name: str, fallback: int) -> int:
     return int(getattr(settings, name, fallback))
 
@@ -387,11 +398,15 @@ def request(
     connect_timeout: float | None = None,
     max_bytes: int | None = None,
     max_redirects: int | None = None,
+    check_host: Callable[[str], None] | None = None,
 ) -> OutboundResponse:
     """Send one request through the SSRF guard and read the whole (capped) response.
 
     ``json`` (not ``None``) is sent as a JSON body, ``data`` as a form (mapping) or as is (text,
     bytes). Defaults come from the ``OUTBOUND_*`` settings. Any status is a response, not an error.
+    ``check_host`` is called with the host name (lower-case, IDNA-encoded, IP literals without
+    brackets) of the first destination and of every redirect, before anything is sent there; it
+    raises ``OutboundBlocked`` (or a subclass) to refuse one, e.g. a credential's allowed hosts.
 
     Raises ``OutboundBlocked`` (destination refused, before anything is sent), ``OutboundTooLarge``,
     ``OutboundTimeout`` and ``OutboundError`` (unresolvable, unreachable, TLS, protocol errors).
@@ -430,6 +445,8 @@ def request(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise OutboundTimeout(f"the request took longer than {timeout:g} s")
+            if check_host is not None:
+                check_host(_host_of(prepared.url))
             destination = check_url(prepared.url, timeout=min(connect_timeout, remaining))
             response = _exchange(session, prepared, destination, deadline, connect_timeout, verify)
             try:

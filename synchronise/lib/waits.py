@@ -1,0 +1,164 @@
+"""Wake a waiting thread, in any process, when what it waits for may have happened.
+
+A synchronous API call that waits for a run to finish calls ``wait_for("execution-7", timeout,
+until=finished)``; the worker that finishes the run calls ``notify("execution-7")`` once the change
+is committed. The wake-up travels over Redis pub/sub, on the Redis the platform already uses
+(``REDIS_URL``, else the embedded server's unix socket), through one connection pool per process.
+
+The database stays the source of truth. A notification only means "look again": ``until`` decides.
+The waiter subscribes *before* its first look, so a change committed in between is not missed, and
+it looks again at least every ``FALLBACK_POLL_SECONDS``, so a lost message (Redis restarted, a
+publish that failed) costs latency, never correctness. Keys are free-form strings; the convention
+is ``<kind>-<id>`` (``execution-7``, ``workflow-execution-3``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_POLL_SECONDS = 0.5
+SUBSCRIBE_TIMEOUT_SECONDS = 2.0  # waiting longer for Redis to confirm: fall back to polling
+
+_pools: dict[tuple[int, str], redis.ConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def redis_url() -> str:
+    """The Redis of this installation: ``REDIS_URL``, or the embedded server's unix socket."""
+    return str(settings.REDIS_URL or f"unix://{settings.EMBEDDED_REDIS_SOCKET}")
+
+
+def _channel(key: str) -> str:
+    # Pub/sub channels are global to a Redis server (not per database): the prefix keeps
+    # installations (and concurrent test runs) that share a server apart.
+    config = cast("dict[str, Any]", settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
+    prefix = config.get("prefix", "synchronise")
+    return f"{prefix}:wait:{key}"
+
+
+def _client() -> redis.Redis:
+    # One pool per process: connections do not survive a fork (Celery's prefork workers, uvicorn).
+    url = redis_url()
+    pool_key = (os.getpid(), url)
+    with _pools_lock:
+        pool = _pools.get(pool_key)
+        if pool is None:
+            pool = _pools[pool_key] = redis.ConnectionPool.from_url(
+                url, max_connections=1000, socket_connect_timeout=2, socket_timeout=5
+            )
+    return redis.Redis(connection_pool=pool)
+
+
+def key_for(kind: str, ident: object) -> str:
+    """The key of one thing: ``key_for("execution", 7)`` is ``"execution-7"``."""
+    return f"{kind}-{ident}"
+
+
+def notify(key: str) -> None:
+    """Wake every ``wait_for(key, …)`` in every process. Call it after the change has committed
+    (``transaction.on_commit``). Never raises: a lost notification costs a waiter at most
+    ``FALLBACK_POLL_SECONDS``."""
+    try:
+        _client().publish(_channel(key), b"1")
+    except redis.RedisError as error:
+        logger.warning("could not notify %s: %s", key, error)
+
+
+def wait_for(
+    key: str,
+    timeout: float,
+    *,
+    until: Callable[[], bool] | None = None,
+    poll: float | None = None,
+) -> bool:
+    """Wait at most ``timeout`` seconds for ``key`` to be notified; True if it was, else False.
+
+    With ``until`` (a look at the source of truth, e.g. "is the row finished?"), return True as soon
+    as ``until()`` is true: it is called once subscribed, after each notification, every ``poll``
+    seconds, and a last time at the deadline. Without it, only a notification sent after the
+    subscription wakes the waiter. If Redis cannot be reached, ``until`` is polled every ``poll``
+    seconds (without ``until``: False at the deadline). ``poll`` defaults to ``FALLBACK_POLL_SECONDS``.
+    """
+    poll = FALLBACK_POLL_SECONDS if poll is None else poll
+    if timeout <= 0:
+        return until is not None and until()
+    deadline = time.monotonic() + timeout
+    pubsub = _subscribe(key, deadline)
+    try:
+        if until is not None and until():
+            return True
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return until is not None and until()
+            step = min(remaining, poll) if until is not None else remaining
+            notified = False
+            if pubsub is not None:
+                try:
+                    notified = _next_message(pubsub, time.monotonic() + step)
+                except redis.RedisError as error:
+                    logger.warning("waiting for %s over Redis failed, polling instead: %s", key, error)
+                    _close(pubsub)
+                    pubsub = None
+            else:
+                time.sleep(step)
+            if until is None:
+                if notified:
+                    return True
+            elif until():
+                return True
+    finally:
+        if pubsub is not None:
+            _close(pubsub)
+
+
+def _subscribe(key: str, deadline: float) -> redis.client.PubSub | None:
+    """A subscription to ``key`` that Redis has confirmed (only then can no notification slip by),
+    or None when Redis does not confirm it in time (the caller polls instead)."""
+    pubsub: redis.client.PubSub | None = None
+    give_up = time.monotonic() + SUBSCRIBE_TIMEOUT_SECONDS
+    try:
+        pubsub = _client().pubsub()
+        pubsub.subscribe(_channel(key))
+        while True:
+            remaining = min(deadline, give_up) - time.monotonic()
+            message = pubsub.get_message(timeout=max(remaining, 0))
+            if message is not None and message["type"] == "subscribe":
+                return pubsub
+            if time.monotonic() >= deadline:
+                _close(pubsub)  # the wait is over anyway: nothing to report
+                return None
+            if time.monotonic() >= give_up:
+                raise redis.TimeoutError(f"no confirmation within {SUBSCRIBE_TIMEOUT_SECONDS:g} s")
+    except redis.RedisError as error:
+        logger.warning("cannot subscribe to %s, polling instead: %s", key, error)
+        if pubsub is not None:
+            _close(pubsub)
+        return None
+
+
+def _next_message(pubsub: redis.client.PubSub, until: float) -> bool:
+    """True when a notification arrives before the monotonic time ``until``."""
+    while True:
+        remaining = until - time.monotonic()
+        if remaining <= 0:
+            return False
+        message = pubsub.get_message(timeout=remaining)
+        if message is not None and message["type"] == "message":
+            return True
+
+
+def _close(pubsub: redis.client.PubSub) -> None:
+    with contextlib.suppress(redis.RedisError):
+        pubsub.close()

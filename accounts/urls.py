@@ -7,8 +7,7 @@ from accounts.views import keys, pages, projects, team
 urlpatterns = [
     path("", pages.landing, name="landing"),
     path("dashboard/", pages.dashboard, name="dashboard"),
-    # Placeholders until the workflows app brings its own pages (components: components/page_urls.py).
-    path("workflows/", pages.coming_soon, {"feature": "workflows"}, name="workflows_home"),
+    # A placeholder until the marketplace brings its own pages.
     path("marketplace/", pages.coming_soon, {"feature": "marketplace"}, name="marketplace_home"),
     path("connect/", keys.connect, name="connect"),
     path("projects/", projects.project_list, name="project_list"),

@@ -34,7 +34,10 @@ def implementation_of(component: Component, version: int | str | None) -> Compon
     if version == DRAFT:
         return component
     versions = component.versions.all()
-    found = versions.filter(number=int(version)).first() if version is not None else versions.first()
+    try:
+        found = versions.filter(number=int(version)).first() if version is not None else versions.first()
+    except ValueError:
+        found = None  # not a number: no such version
     if found is None:
         what = f"version {version}" if version is not None else "a published version"
         raise RunError(errors.UNKNOWN_ID, f"component {component.pk} has no {what}")

@@ -19,6 +19,7 @@ os.environ.setdefault(
     "django.contrib.auth.hashers.MD5PasswordHasher,django.contrib.auth.hashers.PBKDF2PasswordHasher",
 )
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"test-{_run}")
+os.environ.setdefault("CELERY_KEY_PREFIX", f"test-{_run}:")  # workers of another run never take our tasks
 if os.environ.get("DATABASE_URL", "").startswith("postgres"):
     _name = urlparse(os.environ["DATABASE_URL"]).path.lstrip("/")
     os.environ.setdefault("DATABASE_TEST_NAME", f"test_{_name}_{_run}")

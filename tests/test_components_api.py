@@ -207,3 +207,10 @@ def test_validation_roles_may_run_any_component(client, alice, charlie, componen
     response = api(client, "post", f"components/{component.pk}/run?async=1", {"a": 1, "b": 2})
     assert response.status_code == 202
     assert api(client, "get", f"components/{component.pk}/").status_code == 404  # runs, but does not browse
+
+
+def test_a_version_that_is_not_a_number_is_unknown(client, bob, component):
+    client.force_login(bob)
+    response = api(client, "post", f"components/{component.pk}/run?version=abc", {"a": 1, "b": 2})
+    assert response.status_code == 404
+    assert response.json()["code"] == 104

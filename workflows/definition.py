@@ -239,6 +239,8 @@ def clean(data: Any) -> dict[str, Any]:
     if not serializer.is_valid():
         raise ValidationError(_flatten(serializer.errors))
     cleaned: dict[str, Any] = _plain(serializer.validated_data)
+    defaults = cleaned.get("defaults") or {}
+    cleaned["defaults"] = {"retry": defaults.get("retry"), "timeout": defaults.get("timeout")}  # cleaning twice: same
     for step, original in zip(cleaned["steps"], data.get("steps") or [], strict=False):
         if isinstance(original, dict) and "version_id" in original:
             step["version_id"] = original["version_id"]  # a plan's resolved version survives

@@ -21,11 +21,6 @@ COMING_SOON = {
         "Turn any web API into a typed, reusable component: declared inputs and outputs, "
         "written in Python or as a declarative HTTP request, tested right in the browser.",
     ),
-    "workflows": (
-        "Workflows",
-        "Chain components into workflows without glue code: branches run in parallel, "
-        "failed steps retry, and every run is recorded step by step.",
-    ),
     "marketplace": (
         "Marketplace",
         "Publish your components for everyone, and fork the ones other people have shared into your projects.",
@@ -66,11 +61,12 @@ def projects_of(request: HttpRequest) -> list[Project]:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     projects = projects_of(request)
-    # Components and workflows arrive with their apps; until then those steps stay open.
+    # Through the reverse relations of the apps above accounts, which accounts does not import.
+    mine = Project.objects.visible_to(request.user)
     checklist = [
         ChecklistItem("Create a project", bool(projects), "project_create"),
-        ChecklistItem("Create a component", False, "components_home"),
-        ChecklistItem("Create a workflow", False, "workflows_home"),
+        ChecklistItem("Create a component", mine.filter(components__isnull=False).exists(), "components_home"),
+        ChecklistItem("Create a workflow", mine.filter(workflows__isnull=False).exists(), "workflows_home"),
     ]
     used = [(p, getattr(p, "requests_this_month", None) or 0) for p in projects]
     context = {

@@ -76,3 +76,4 @@ fetch alpinejs "$ALPINE_VERSION" alpinejs dist/cdn.min.js
 } >"$here/VERSIONS"
 cat "$here/VERSIONS"
 "$here/build-codemirror.sh"
+"$here/build-dagre.sh"

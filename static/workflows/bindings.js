@@ -1,0 +1,91 @@
+// Pure helpers of the workflow editor: what a step's bindings reference, step ids, literals.
+// The server is the judge of every binding (Workflow.problems); these only draw and edit.
+(function (root) {
+  "use strict";
+
+  const STEP_ID = /^[a-z][a-z0-9_-]{0,62}$/;
+  // steps.<id>… or steps["<id>"]…, as the expression engine reads them.
+  const STEP_REFERENCE = /steps\s*(?:\.\s*([a-z][a-z0-9_-]{0,62})|\[\s*["']([a-z][a-z0-9_-]{0,62})["']\s*\])/g;
+  const LITERAL_JSON_TYPES = ["json", "list"];
+
+  function strings(value) {
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value)) return value.flatMap(strings);
+    if (value && typeof value === "object") return Object.values(value).flatMap(strings);
+    return [];
+  }
+
+  // The ids of the steps a step reads (inputs, run_if, for_each), without "after".
+  function referencedSteps(step) {
+    const found = new Set();
+    const texts = [...strings(step.inputs || {}), step.run_if || "", step.for_each || ""];
+    for (const text of texts) {
+      for (const match of text.matchAll(STEP_REFERENCE)) found.add(match[1] || match[2]);
+    }
+    found.delete(step.id);
+    return found;
+  }
+
+  // [{from, to, kind}] for drawing: data and "after" dependencies, and error-handler routes.
+  function edges(steps) {
+    const ids = new Set(steps.map((s) => s.id));
+    const seen = new Set();
+    const found = [];
+    const add = (from, to, kind) => {
+      const key = `${from}>${to}`;
+      if (from === to || !ids.has(from) || !ids.has(to) || seen.has(key)) return;
+      seen.add(key);
+      found.push({ from, to, kind });
+    };
+    for (const step of steps) {
+      for (const id of referencedSteps(step)) add(id, step.id, "data");
+      for (const id of step.after || []) add(id, step.id, "after");
+      if (step.on_error && !["fail", "continue"].includes(step.on_error)) add(step.id, step.on_error, "error");
+    }
+    return found;
+  }
+
+  // A new step id from a component name, unique among ``taken``.
+  function stepId(name, taken) {
+    let base = String(name || "step").toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^[^a-z]+/, "").replace(/-+$/, "");
+    base = (base || "step").slice(0, 40);
+    let id = base;
+    for (let n = 2; taken.has(id); n += 1) id = `${base}-${n}`;
+    return id;
+  }
+
+  function validStepId(id) {
+    return STEP_ID.test(id);
+  }
+
+  // Rewrite references to step ``from`` as ``to`` in one binding value (strings, lists, objects).
+  function renameIn(value, from, to) {
+    const pattern = new RegExp(`(steps\\s*\\.\\s*)${from}(?![a-z0-9_-])|(steps\\s*\\[\\s*["'])${from}(["'])`, "g");
+    if (typeof value === "string") {
+      return value.replace(pattern, (all, dot, bracket, quote) => (dot ? dot + to : bracket + to + quote));
+    }
+    if (Array.isArray(value)) return value.map((item) => renameIn(item, from, to));
+    if (value && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renameIn(item, from, to)]));
+    }
+    return value;
+  }
+
+  // What a typed text field means for an input of ``spec``: JSON for json and list inputs
+  // (when it parses), the text itself otherwise; the server coerces "42" to 42 and says what does not fit.
+  function literalValue(text, spec) {
+    if (text.includes("{{") || !LITERAL_JSON_TYPES.includes(spec && spec.type)) return text;
+    try { return JSON.parse(text); } catch (error) { return text; }
+  }
+
+  function literalText(value) {
+    if (value === undefined || value === null) return "";
+    return typeof value === "string" ? value : JSON.stringify(value);
+  }
+
+  function describe(spec) {
+    return spec.subtype ? `${spec.type}/${spec.subtype}` : spec.type;
+  }
+
+  root.WorkflowBindings = { edges, referencedSteps, stepId, validStepId, renameIn, literalValue, literalText, describe, strings };
+})(window);

@@ -1,0 +1,591 @@
+// The workflow editor (Editor tab): inputs bar, steps on a dagre-laid canvas, the step inspector
+// with type-aware binding pickers, outputs, auto-save, publishing and the run panel.
+//
+// The page's script owns the draft while it is open and posts the whole definition to
+// /workflows/<id>/definition/ after each pause in editing; the answer brings the problems, each
+// step's interface and the binding candidates (computed by the server with the same rules as
+// validation). A run is followed through a server-rendered fragment that the realtime layer
+// refreshes (getWorkflowExecution); the cards take their colours from it.
+(function () {
+  "use strict";
+
+  const AUTOSAVE_MS = 1000;
+  const LITERAL = "__literal__";
+  const STATUS_LABELS = {
+    pending: "pending", waiting: "retrying", queued: "queued", running: "running", succeeded: "succeeded",
+    failed: "failed", skipped: "skipped", cancelled: "cancelled", timed_out: "timed out", not_run: "not run",
+  };
+  const B = window.WorkflowBindings;
+  let nextKey = 1;
+
+  function csrfToken() {
+    const input = document.querySelector("[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  async function post(url, body) {
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        body: JSON.stringify(body),
+      });
+    } catch (error) {
+      return { ok: false, status: 0, data: null };
+    }
+    let data = null;
+    try { data = await response.json(); } catch (error) { data = null; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function errorText(answer) {
+    const data = answer.data;
+    if (answer.status === 0) return "The server could not be reached.";
+    if (answer.status === 403) return "You may not change this workflow.";
+    if (!data || !data.errors) return `The server answered ${answer.status}.`;
+    return Object.entries(data.errors).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`).join("; ");
+  }
+
+  function inputRow(spec) {
+    return { key: nextKey++, name: spec.name || "", type: spec.type || "text", subtype: spec.subtype || "",
+      optional: !!spec.optional, description: spec.description || "" };
+  }
+
+  function inputSpec(row) {
+    const spec = { name: row.name.trim(), type: row.type };
+    if (row.subtype) spec.subtype = row.subtype;
+    if (row.optional) spec.optional = true;
+    if (row.description) spec.description = row.description;
+    return spec;
+  }
+
+  function outputRow(spec) {
+    return { ...inputRow(spec), type: spec.type || "", value: spec.value === undefined ? "" : spec.value };
+  }
+
+  function outputSpec(row) {
+    const spec = { name: row.name.trim(), value: row.value === undefined ? "" : row.value };
+    if (row.type) spec.type = row.type;
+    if (row.type && row.subtype) spec.subtype = row.subtype;
+    if (row.optional) spec.optional = true;
+    if (row.description) spec.description = row.description;
+    return spec;
+  }
+
+  function normaliseStep(step) {
+    return {
+      id: step.id,
+      component: step.component,
+      version: step.version == null ? null : step.version,
+      inputs: { ...(step.inputs || {}) },
+      after: [...(step.after || [])],
+      run_if: step.run_if || "",
+      for_each: step.for_each || "",
+      parallelism: step.parallelism || 10,
+      retry: step.retry ? { ...step.retry } : null,
+      timeout: step.timeout == null ? null : step.timeout,
+      on_error: step.on_error || "fail",
+      position: step.position || {},
+    };
+  }
+
+  function stepSpec(step) {
+    const out = normaliseStep(step);
+    out.parallelism = Number(out.parallelism) || 10;
+    out.timeout = out.timeout === "" || out.timeout == null ? null : Number(out.timeout);
+    return out;
+  }
+
+  function editor() {
+    const config = JSON.parse(document.getElementById("workflow-config").textContent);
+    const definition = config.state.definition || {};
+    let timer = null;
+    let saving = null;  // the Promise of the save in flight
+    let layoutQueued = false;
+
+    return {
+      canEdit: config.canEdit,
+      types: config.types,
+      typeNames: Object.keys(config.types),
+      catalog: config.catalog,
+      inputs: (definition.inputs || []).map(inputRow),
+      steps: (definition.steps || []).map(normaliseStep),
+      outputs: (definition.outputs || []).map(outputRow),
+      problems: config.state.problems || [],
+      interfaces: config.state.interfaces || {},
+      candidates: config.state.candidates || { steps: {}, outputs: {} },
+      savedInputs: definition.inputs || [],
+      version: 0,
+      savedVersion: 0,
+      saving: false,
+      saveStatus: "",
+      saveError: "",
+      selectedId: null,
+      idError: "",
+      catalogOpen: false,
+      catalogQuery: "",
+      literalOpen: {},
+      literalDrafts: {},
+      positions: {},
+      edgesSvg: "",
+      canvasWidth: 0,
+      canvasHeight: 0,
+      stepStatus: {},
+      runValues: {},
+      running: false,
+      runError: "",
+      badFields: [],
+      changelog: "",
+      publishing: false,
+      publishNote: "",
+      publishOk: false,
+      publishProblems: [],
+
+      init() {
+        window.workflowEditor = this;  // for tests and the console
+        this.relayout();
+        window.addEventListener("beforeunload", (event) => {
+          if (this.canEdit && this.dirty()) event.preventDefault();
+        });
+      },
+
+      // --- the draft -------------------------------------------------------------------------
+
+      describe(spec) { return B.describe(spec); },
+      defaultSubtype(type) { return ({ text: "text", number: "float" })[type] || ""; },
+      dirty() { return this.version !== this.savedVersion; },
+
+      // Without "defaults": those belong to the Settings tab, and the server keeps them.
+      definition() {
+        return {
+          inputs: this.inputs.map(inputSpec),
+          steps: this.steps.map(stepSpec),
+          outputs: this.outputs.map(outputSpec),
+        };
+      },
+
+      changed(options) {
+        if (!this.canEdit) return;
+        this.version += 1;
+        this.saveStatus = "Unsaved changes";
+        this.relayout();
+        clearTimeout(timer);
+        // Half-typed rows would only be refused: wait until every input and output has a name.
+        const complete = [...this.inputs, ...this.outputs].every((row) => row.name.trim());
+        if (complete) timer = setTimeout(() => this.save(), options && options.now ? 0 : AUTOSAVE_MS);
+      },
+
+      async save() {
+        clearTimeout(timer);
+        if (saving) {
+          await saving;  // one save at a time; then save what changed meanwhile
+          if (!this.dirty()) return true;
+        }
+        saving = this.send();
+        try { return await saving; } finally { saving = null; }
+      },
+
+      async send() {
+        const sent = this.version;
+        this.saving = true;
+        this.saveStatus = "Saving…";
+        const answer = await post(config.saveUrl, { definition: this.definition() });
+        this.saving = false;
+        if (!answer.ok) {
+          this.saveStatus = "Not saved";
+          this.saveError = errorText(answer);
+          return false;
+        }
+        this.saveError = "";
+        this.savedVersion = sent;
+        this.apply(answer.data);
+        // Changes made meanwhile have their own save scheduled.
+        this.saveStatus = this.dirty() ? "Unsaved changes" : "Saved";
+        return true;
+      },
+
+      apply(state) {
+        this.problems = state.problems || [];
+        this.interfaces = state.interfaces || {};
+        this.candidates = state.candidates || { steps: {}, outputs: {} };
+        this.savedInputs = (state.definition && state.definition.inputs) || [];
+        this.relayout();
+      },
+
+      // --- inputs and outputs ----------------------------------------------------------------
+
+      addInput() { this.inputs.push(inputRow({ type: "text", subtype: "text" })); this.changed(); },
+      removeInput(index) { this.inputs.splice(index, 1); this.changed(); },
+      addOutput() { this.outputs.push(outputRow({})); this.changed(); },
+      removeOutput(index) { this.outputs.splice(index, 1); this.changed(); },
+
+      outputCandidates(row) { return (this.candidates.outputs || {})[row.name.trim()] || []; },
+
+      outputMode(row) {
+        if (this.literalOpen[`output:${row.key}`]) return "literal";
+        if (row.value === "" || row.value == null) return "unset";
+        if (typeof row.value === "string" && this.outputCandidates(row).some((o) => o.value === row.value)) return "picked";
+        return "literal";
+      },
+
+      pickOutput(row, choice) {
+        const key = `output:${row.key}`;
+        this.literalOpen[key] = choice === LITERAL;
+        delete this.literalDrafts[key];
+        if (choice !== LITERAL) {
+          row.value = choice;
+          this.changed();
+        }
+      },
+
+      outputText(row) {
+        const key = `output:${row.key}`;
+        return key in this.literalDrafts ? this.literalDrafts[key] : B.literalText(row.value);
+      },
+
+      setOutputText(row, text) {
+        const key = `output:${row.key}`;
+        this.literalDrafts[key] = text;
+        this.literalOpen[key] = true;
+        row.value = B.literalValue(text, { type: row.type || "json" });
+        this.changed();
+      },
+
+      // --- steps -----------------------------------------------------------------------------
+
+      get selected() { return this.steps.find((s) => s.id === this.selectedId) || null; },
+
+      select(id) {
+        this.selectedId = id;
+        this.idError = "";
+        if (window.innerWidth < 1100) {
+          this.$nextTick(() => {
+            const panel = document.querySelector("[data-testid=inspector]");
+            if (panel) panel.scrollIntoView({ block: "start", behavior: "smooth" });
+          });
+        }
+      },
+
+      toggleCatalog() {
+        this.catalogOpen = !this.catalogOpen;
+        if (this.catalogOpen) this.$nextTick(() => this.$refs.catalogSearch && this.$refs.catalogSearch.focus());
+      },
+
+      filteredCatalog() {
+        const words = this.catalogQuery.toLowerCase().split(/\s+/).filter(Boolean);
+        return this.catalog.filter((entry) => {
+          const text = `${entry.name} ${entry.description}`.toLowerCase();
+          return words.every((word) => text.includes(word));
+        });
+      },
+
+      catalogEntry(step) { return this.catalog.find((entry) => entry.id === step.component) || null; },
+
+      addStep(entry) {
+        if (!entry.latest) return;
+        const id = B.stepId(entry.name, new Set(this.steps.map((s) => s.id)));
+        this.steps.push(normaliseStep({ id, component: entry.id }));
+        this.catalogOpen = false;
+        this.catalogQuery = "";
+        this.select(id);
+        this.changed({ now: true });
+      },
+
+      removeStep(id) {
+        this.steps = this.steps.filter((s) => s.id !== id);
+        for (const step of this.steps) {
+          step.after = step.after.filter((other) => other !== id);
+          if (step.on_error === id) step.on_error = "fail";
+        }
+        delete this.stepStatus[id];
+        if (this.selectedId === id) this.selectedId = null;
+        this.changed({ now: true });
+      },
+
+      renameStep(step, value) {
+        const from = step.id;
+        const to = value.trim();
+        if (to === from) { this.idError = ""; return; }
+        if (!B.validStepId(to)) { this.idError = "Lower-case letters, digits, - and _, starting with a letter."; return; }
+        if (this.steps.some((s) => s.id === to)) { this.idError = `There is already a step called ${to}.`; return; }
+        this.idError = "";
+        for (const other of this.steps) {
+          other.inputs = B.renameIn(other.inputs, from, to);
+          other.run_if = B.renameIn(other.run_if, from, to);
+          other.for_each = B.renameIn(other.for_each, from, to);
+          other.after = other.after.map((id) => (id === from ? to : id));
+          if (other.on_error === from) other.on_error = to;
+        }
+        for (const row of this.outputs) row.value = B.renameIn(row.value, from, to);
+        // The interface and candidates follow the id until the save brings fresh ones.
+        this.interfaces = { ...this.interfaces, [to]: this.interfaces[from] };
+        this.candidates.steps = { ...this.candidates.steps, [to]: this.candidates.steps[from] };
+        step.id = to;
+        this.selectedId = to;
+        this.changed({ now: true });
+      },
+
+      interfaceOf(step) {
+        if (step.id in this.interfaces) return this.interfaces[step.id];
+        const entry = this.catalogEntry(step);  // not saved yet: the catalog knows the latest version
+        return entry ? { name: entry.name, inputs: entry.inputs, outputs: entry.outputs, published: !!entry.latest } : null;
+      },
+
+      componentName(step) {
+        const found = this.interfaceOf(step) || this.catalogEntry(step);
+        return found ? found.name : `component ${step.component} (not in this project)`;
+      },
+
+      latestOf(step) { const entry = this.catalogEntry(step); return entry ? entry.latest : null; },
+      versionsOf(step) { const entry = this.catalogEntry(step); return entry ? entry.versions : []; },
+
+      componentLabel(step) {
+        const latest = this.latestOf(step);
+        const version = step.version ? `v${step.version}` : latest ? `latest (v${latest})` : "unpublished";
+        return `${this.componentName(step)} · ${version}`;
+      },
+
+      setVersion(step, value) {
+        step.version = value === "" ? null : Number(value);
+        this.changed({ now: true });
+      },
+
+      stepInputs(step) { const found = this.interfaceOf(step); return found ? found.inputs : []; },
+
+      extraInputs(step) {
+        const known = new Set(this.stepInputs(step).map((spec) => spec.name));
+        return Object.keys(step.inputs).filter((name) => !known.has(name));
+      },
+
+      unbind(step, name) { delete step.inputs[name]; this.changed(); },
+
+      stepTags(step) {
+        const tags = [];
+        if (step.for_each) tags.push("for each");
+        if (step.run_if) tags.push("conditional");
+        if (step.retry && Number(step.retry.attempts) > 1) tags.push(`retry ×${step.retry.attempts}`);
+        if (step.timeout) tags.push(`timeout ${step.timeout}s`);
+        if (step.on_error === "continue") tags.push("continues on error");
+        else if (step.on_error && step.on_error !== "fail") tags.push(`errors → ${step.on_error}`);
+        return tags;
+      },
+
+      toggleAfter(step, other, on) {
+        step.after = on ? [...new Set([...step.after, other])] : step.after.filter((id) => id !== other);
+        this.changed({ now: true });
+      },
+
+      setNumber(step, field, text) {
+        step[field] = text === "" ? null : Number(text);
+        this.changed();
+      },
+
+      toggleRetry(step, on) {
+        step.retry = on ? { attempts: 3, backoff: 1, max_delay: 60 } : null;
+        this.changed();
+      },
+
+      setRetry(step, field, text) {
+        const retry = { ...(step.retry || {}) };
+        if (text === "" || Number.isNaN(Number(text))) delete retry[field];
+        else retry[field] = Number(text);
+        step.retry = retry;
+        this.changed();
+      },
+
+      // --- bindings --------------------------------------------------------------------------
+
+      candidatesFor(stepId, name) {
+        const forStep = (this.candidates.steps || {})[stepId];
+        return (forStep && forStep[name]) || [];
+      },
+
+      bindingMode(step, spec) {
+        const value = step.inputs[spec.name];
+        if (this.literalOpen[`${step.id}:${spec.name}`]) return "literal";
+        if (value === undefined || value === null || value === "") return "unset";
+        if (typeof value === "string" && this.candidatesFor(step.id, spec.name).some((o) => o.value === value)) return "picked";
+        return "literal";
+      },
+
+      pick(step, spec, choice) {
+        const key = `${step.id}:${spec.name}`;
+        this.literalOpen[key] = choice === LITERAL;
+        delete this.literalDrafts[key];
+        if (choice === LITERAL) return;  // the text field opens with the current binding
+        if (choice === "") delete step.inputs[spec.name];
+        else step.inputs[spec.name] = choice;
+        this.changed({ now: true });
+      },
+
+      literalText(step, spec) {
+        const key = `${step.id}:${spec.name}`;
+        return key in this.literalDrafts ? this.literalDrafts[key] : B.literalText(step.inputs[spec.name]);
+      },
+
+      setLiteral(step, spec, text) {
+        const key = `${step.id}:${spec.name}`;
+        this.literalDrafts[key] = text;
+        this.literalOpen[key] = true;
+        if (text === "") delete step.inputs[spec.name];
+        else step.inputs[spec.name] = B.literalValue(text, spec);
+        this.changed();
+      },
+
+      literalPlaceholder(spec) {
+        if (spec.type === "secret") return "{{ secrets.NAME }}";
+        if (spec.type === "json" || spec.type === "list") return 'JSON, e.g. {"a": 1}, or {{ expression }}';
+        return "a value, or {{ expression }}";
+      },
+
+      // --- problems --------------------------------------------------------------------------
+
+      problemsOf(stepId) { return this.problems.filter((p) => p.step === stepId); },
+      fieldProblems(stepId, field) { return this.problems.filter((p) => p.step === stepId && p.field === field); },
+
+      otherProblems(stepId) {
+        const step = this.steps.find((s) => s.id === stepId);
+        const shown = new Set(["component", "version", "after", "run_if", "for_each", "on_error"]);
+        if (step) for (const spec of this.stepInputs(step)) shown.add(`inputs.${spec.name}`);
+        return this.problemsOf(stepId).filter((p) => !shown.has(p.field));
+      },
+
+      // --- the canvas ------------------------------------------------------------------------
+
+      relayout() {
+        if (layoutQueued) return;
+        layoutQueued = true;
+        this.$nextTick(() => requestAnimationFrame(() => { layoutQueued = false; this.layout(); }));
+      },
+
+      layout() {
+        const sizes = {};
+        document.querySelectorAll("[data-step-card]").forEach((card) => {
+          sizes[card.dataset.stepCard] = { width: card.offsetWidth, height: card.offsetHeight };
+        });
+        const result = window.WorkflowCanvas.layout(this.steps, B.edges(this.steps), sizes);
+        this.positions = result.positions;
+        this.edgesSvg = result.svg;
+        this.canvasWidth = result.width;
+        this.canvasHeight = result.height;
+      },
+
+      canvasStyle() { return `width: ${this.canvasWidth}px; height: ${this.canvasHeight}px`; },
+
+      cardStyle(id) {
+        const at = this.positions[id];
+        return at ? `left: ${at.x}px; top: ${at.y}px` : "left: 0; top: 0; visibility: hidden";
+      },
+
+      cardClass(step) {
+        return {
+          "is-selected": this.selectedId === step.id,
+          "has-problems": this.problemsOf(step.id).length > 0,
+          [`status-${this.stepStatus[step.id]}`]: !!this.stepStatus[step.id],
+        };
+      },
+
+      statusLabel(status) { return STATUS_LABELS[status] || status; },
+
+      // --- running ---------------------------------------------------------------------------
+
+      runBody() {
+        const body = {};
+        for (const spec of this.savedInputs) {
+          const value = this.runValues[spec.name];
+          if (spec.type === "bool") { if (value !== undefined) body[spec.name] = !!value; continue; }
+          if (value === undefined || value === "") continue;  // left out: the server says 102 if required
+          if (spec.type === "json" || spec.type === "list") {
+            try { body[spec.name] = JSON.parse(value); } catch (error) { body[spec.name] = value; }
+          } else {
+            body[spec.name] = value;  // the server coerces "42" to 42 and names what does not fit (101)
+          }
+        }
+        return body;
+      },
+
+      async run() {
+        if (this.canEdit && this.dirty() && !(await this.save())) {
+          this.runError = `Save the draft first: ${this.saveError}`;
+          return;
+        }
+        this.running = true;
+        this.runError = "";
+        this.badFields = [];
+        this.stepStatus = {};
+        const answer = await post(config.runUrl, this.runBody());
+        if (answer.status !== 202) {
+          this.running = false;
+          const data = answer.data || {};
+          this.runError = data.code ? `${data.code}: ${data.message}` : `The run did not start (HTTP ${answer.status}).`;
+          if (data.code === 101) this.badFields = (data.incorrect || []).map((item) => item.name);
+          if (data.code === 102) this.badFields = data.missing || [];
+          this.relayout();
+          return;
+        }
+        this.follow(answer.data);
+      },
+
+      // Show the execution's progress fragment and fetch it again whenever the execution changes.
+      follow(started) {
+        const holder = this.$refs.progress;
+        const previous = holder.firstElementChild;
+        if (previous && previous.__synchronise) previous.__synchronise.abort();
+        const fragment = document.createElement("div");
+        fragment.dataset.synchroniseSubscribe = "getWorkflowExecution";
+        fragment.dataset.synchroniseParams = JSON.stringify({ id: started.id });
+        fragment.setAttribute("hx-get", started.progress_url);
+        fragment.setAttribute("hx-trigger", "synchronise:refresh");
+        fragment.setAttribute("hx-swap", "innerHTML");
+        fragment.addEventListener("htmx:afterSwap", () => this.readProgress(fragment));
+        holder.replaceChildren(fragment);
+        window.htmx.process(fragment);
+        if (window.Synchronise) window.Synchronise.subscribeFragments(holder);
+        window.htmx.ajax("GET", started.progress_url, { source: fragment, target: fragment, swap: "innerHTML" });
+      },
+
+      readProgress(fragment) {
+        const summary = fragment.querySelector("[data-execution-status]");
+        if (!summary) return;
+        const statuses = {};
+        fragment.querySelectorAll("[data-step-status]").forEach((node) => { statuses[node.dataset.step] = node.dataset.stepStatus; });
+        this.stepStatus = statuses;
+        this.relayout();
+        if (summary.dataset.finished === "true") {
+          this.running = false;
+          if (fragment.__synchronise) fragment.__synchronise.abort();
+        }
+      },
+
+      // --- publishing ------------------------------------------------------------------------
+
+      async publish() {
+        if (this.dirty() && !(await this.save())) return;
+        this.publishing = true;
+        const answer = await post(config.publishUrl, { changelog: this.changelog });
+        this.publishing = false;
+        this.publishOk = answer.ok;
+        if (answer.ok) {
+          this.publishNote = `Published v${answer.data.number}.`;
+          this.publishProblems = [];
+          this.changelog = "";
+          const list = document.getElementById("version-list");
+          if (window.htmx && list) window.htmx.trigger(list, "synchronise:refresh");
+          return;
+        }
+        const problems = (answer.data && answer.data.problems) || [];
+        this.publishProblems = problems;
+        if (problems.length) {
+          this.problems = problems;
+          this.publishNote = "Not published: the draft has problems.";
+        } else {
+          this.publishNote = errorText(answer);
+        }
+      },
+    };
+  }
+
+  document.addEventListener("alpine:init", () => window.Alpine.data("workflowEditor", editor));
+})();

@@ -1,0 +1,163 @@
+// The Triggers tab: the webhook and the schedule, read and changed through the workflows API
+// (/api/v1/workflows/<id>/webhook, …/webhook/rotate, …/schedule) with the session. The webhook's
+// URL is shown once, in the answer that created or rotated it; only its prefix afterwards.
+(function () {
+  "use strict";
+
+  const PREVIEW_MS = 400;
+
+  function csrfToken() {
+    const input = document.querySelector("[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  async function call(method, url, body) {
+    let response;
+    try {
+      response = await fetch(url, {
+        method,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      return { ok: false, status: 0, data: null };
+    }
+    let data = null;
+    if (response.status !== 204) { try { data = await response.json(); } catch (error) { data = null; } }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function errorText(answer) {
+    if (answer.status === 0) return "The server could not be reached.";
+    const data = answer.data;
+    if (!data || typeof data !== "object") return `The server answered ${answer.status}.`;
+    if (data.detail) return String(data.detail);
+    const errors = data.errors || data;
+    return Object.entries(errors).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`).join("; ");
+  }
+
+  function triggers() {
+    const config = JSON.parse(document.getElementById("triggers-config").textContent);
+    let previewTimer = null;
+    const example = Object.fromEntries(config.inputs.map((spec) => [spec.name, spec.type === "number" ? 1 : ""]));
+
+    return {
+      config,
+      hookBase: config.hookBase,
+      allMethods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+      loaded: false,
+      webhook: null,
+      secret: null,
+      hook: { methods: ["POST"], respond: "sync", timeout_seconds: 30, signature_credential: "", signature_header: "X-Signature-256" },
+      webhookError: "",
+      webhookNote: "",
+      schedule: null,
+      plan: { cron: "0 9 * * 1-5", timezone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+        inputs: JSON.stringify(example, null, 2), enabled: true },
+      description: "",
+      upcoming: [],
+      previewError: "",
+      scheduleError: "",
+      scheduleNote: "",
+
+      async init() {
+        const [hook, schedule] = await Promise.all([call("GET", config.webhookUrl), call("GET", config.scheduleUrl)]);
+        if (hook.ok) this.showWebhook(hook.data);
+        if (schedule.ok) this.showSchedule(schedule.data);
+        this.loaded = true;
+        if (!schedule.ok) this.preview();
+      },
+
+      when(iso) { return iso ? new Date(iso).toLocaleString() : ""; },
+
+      // A next run as the schedule sees it: in its own time zone, whatever the browser's.
+      inZone(iso, zone) {
+        try {
+          const text = new Intl.DateTimeFormat(undefined, {
+            timeZone: zone || "UTC", weekday: "short", year: "numeric", month: "short", day: "numeric",
+            hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+          }).format(new Date(iso));
+          return `${text} (${zone || "UTC"})`;
+        } catch (error) {
+          return iso;
+        }
+      },
+
+      showWebhook(data) {
+        this.webhook = data;
+        const { methods, respond, timeout_seconds, signature_credential, signature_header } = data;
+        this.hook = { methods, respond, timeout_seconds, signature_credential, signature_header };
+        if (data.url) this.secret = { url: data.url, token: data.token };
+      },
+
+      async saveWebhook() {
+        this.webhookError = "";
+        this.webhookNote = "";
+        const answer = await call("PUT", config.webhookUrl, { enabled: true, ...this.hook });
+        if (!answer.ok) { this.webhookError = errorText(answer); return; }
+        this.showWebhook(answer.data);
+        this.webhookNote = answer.status === 201 ? "Webhook enabled." : "Saved.";
+      },
+
+      async rotate() {
+        if (!window.confirm("Give the webhook a new URL? The current one stops working at once.")) return;
+        const answer = await call("POST", config.rotateUrl);
+        if (!answer.ok) { this.webhookError = errorText(answer); return; }
+        this.showWebhook(answer.data);
+        this.webhookNote = "New token set.";
+      },
+
+      async disable() {
+        const answer = await call("DELETE", config.webhookUrl);
+        if (!answer.ok) { this.webhookError = errorText(answer); return; }
+        this.secret = null;
+        const again = await call("GET", config.webhookUrl);
+        if (again.ok) this.showWebhook(again.data);
+        this.webhookNote = "Disabled: its URL answers 404 until you enable it again.";
+      },
+
+      showSchedule(data) {
+        this.schedule = data;
+        this.plan = { cron: data.cron, timezone: data.timezone, inputs: JSON.stringify(data.inputs || {}, null, 2), enabled: data.enabled };
+        this.description = data.description;
+        this.upcoming = (data.next_runs || []).map((iso) => this.inZone(iso, data.timezone));
+        this.previewError = "";
+      },
+
+      preview() {
+        clearTimeout(previewTimer);
+        previewTimer = setTimeout(async () => {
+          const query = new URLSearchParams({ cron: this.plan.cron, timezone: this.plan.timezone || "UTC" });
+          const answer = await call("GET", `${config.previewUrl}?${query}`);
+          if (!answer.ok) { this.previewError = errorText(answer); this.upcoming = []; return; }
+          this.previewError = "";
+          this.description = answer.data.description;
+          this.upcoming = answer.data.next_runs.map((iso) => this.inZone(iso, this.plan.timezone));
+        }, PREVIEW_MS);
+      },
+
+      async saveSchedule() {
+        this.scheduleError = "";
+        this.scheduleNote = "";
+        let inputs;
+        try { inputs = JSON.parse(this.plan.inputs || "{}"); } catch (error) { this.scheduleError = `inputs: ${error.message}`; return; }
+        const body = { cron: this.plan.cron, timezone: this.plan.timezone || "UTC", inputs, enabled: this.plan.enabled };
+        const answer = await call("PUT", config.scheduleUrl, body);
+        if (!answer.ok) { this.scheduleError = errorText(answer); return; }
+        this.showSchedule(answer.data);
+        this.scheduleNote = "Schedule saved.";
+      },
+
+      async clearSchedule() {
+        const answer = await call("DELETE", config.scheduleUrl);
+        if (!answer.ok) { this.scheduleError = errorText(answer); return; }
+        this.schedule = null;
+        this.scheduleNote = "Schedule deleted.";
+        this.preview();
+      },
+    };
+  }
+
+  document.addEventListener("alpine:init", () => window.Alpine.data("workflowTriggers", triggers));
+})();

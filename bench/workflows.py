@@ -5,8 +5,8 @@ webhook throughput, on this machine, loopback only.
 
 * W1 — 40 sequential steps, each ``fib(10)`` in a sandboxed code step, every result committed before
   the next step starts; one worker. Reports ms per step (execution wall time / 40).
-* W3 — one workflow fanning out 400 × ``fib(10)`` with ``for_each`` and joining; two workers.
-  Reports the makespan and the overhead per task (makespan × workers / 400).
+* W3 — one workflow fanning out 400 x ``fib(10)`` with ``for_each`` and joining; two workers.
+  Reports the makespan and the overhead per task (makespan x workers / 400).
 * W4 — webhook → one transform step → JSON response, at concurrency 1/10/50 for ``--seconds`` each:
   executions/s, p50/p99 latency, errors, and a check that every execution was recorded.
 
@@ -19,10 +19,12 @@ Redis of CI, a throwaway database). Workers are real Celery workers (prefork, on
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -142,12 +144,101 @@ def w3(setup: Setup, runs_count: int, workers: Callable[[int], Any]) -> list[str
     median = statistics.median(makespans)
     return [
         table_row(
-            f"W3: for_each {W3_ITEMS} × fib(10) + join, 2 workers",
+            f"W3: for_each {W3_ITEMS} x fib(10) + join, 2 workers",
             f"{median * 1000:.0f} ms makespan",
             f"{median * 1000 * 2 / W3_ITEMS:.2f} ms per task per worker",
             f"min {min(makespans) * 1000:.0f}, max {max(makespans) * 1000:.0f} ms",
         )
     ]
+
+
+TRANSFORM = """
+def run(inputs, ctx):
+    body = inputs.get("body") or {}
+    return {"greeting": "hello " + str(body.get("name", "")), "length": len(str(body))}
+"""
+
+
+def _load(
+    call: Callable[[int], tuple[float, bool]], concurrency: int, seconds: float
+) -> tuple[list[float], int, float]:
+    """``concurrency`` threads calling ``call`` for ``seconds``: (latencies, failures, wall time)."""
+    latencies: list[float] = []
+    failures = [0]
+    stop = time.monotonic() + seconds
+    counter = itertools.count()
+
+    def client() -> None:
+        while time.monotonic() < stop:
+            elapsed, ok = call(next(counter))
+            latencies.append(elapsed)
+            failures[0] += not ok
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, failures[0], time.perf_counter() - started
+
+
+def w4(setup: Setup, runs_count: int, workers: Callable[[int], Any], seconds: float = 20.0) -> list[str]:
+    """Webhook → one transform step → JSON response; ``seconds`` per concurrency level."""
+    import requests
+
+    from tests import servers
+    from tests.factories import make_component
+    from workflows import triggers
+    from workflows.models import WorkflowExecution
+
+    transform = make_component(
+        project=setup.project,
+        actor=setup.owner,
+        name="Transform",
+        code=TRANSFORM,
+        inputs=[{"name": "body", "type": "json", "optional": True}],
+        outputs=[{"name": "greeting", "type": "text"}, {"name": "length", "type": "number"}],
+    )
+    workflow = setup.workflow(
+        "W4",
+        [{"id": "transform", "component": transform.pk, "inputs": {"body": "{{ input.body }}"}}],
+        outputs=[{"name": "greeting", "value": "{{ steps.transform.output.greeting }}"}],
+    )
+    _, token = triggers.webhook_enable(workflow=workflow, actor=setup.owner, respond="sync", timeout_seconds=30)
+    assert token is not None
+    lines = []
+    env = {"API_KEY_RATE_LIMIT": "1000000/min", "WEBHOOK_RATE_LIMIT": "1000000/min"}
+    with servers.asgi_server(**env) as url, workers(2):
+        target = url + triggers.webhook_path(workflow.pk, token)
+        local = threading.local()
+
+        def call(n: int) -> tuple[float, bool]:
+            session = getattr(local, "session", None) or requests.Session()
+            local.session = session
+            started = time.perf_counter()
+            try:
+                response = session.post(target, json={"name": f"n{n}"}, timeout=60)
+                ok = response.status_code == 200 and response.json().get("greeting") == f"hello n{n}"
+            except requests.RequestException:
+                ok = False
+            return (time.perf_counter() - started) * 1000, ok
+
+        for n in range(20):
+            call(n)  # warm-up
+        for concurrency in (1, 10, 50):
+            before = WorkflowExecution.objects.filter(workflow=workflow).count()
+            latencies, failures, wall = _load(call, concurrency, seconds)
+            recorded = WorkflowExecution.objects.filter(workflow=workflow).count() - before
+            lines.append(
+                table_row(
+                    f"W4: webhook → transform → JSON, concurrency {concurrency}",
+                    f"{len(latencies) / wall:.0f} executions/s",
+                    f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 99):.0f} ms",
+                    f"{failures} errors, {recorded} of {len(latencies)} recorded",
+                )
+            )
+    return lines
 
 
 @contextmanager
@@ -160,7 +251,7 @@ def worker_pool(count: int) -> Iterator[None]:
         yield
 
 
-WORKLOADS = {"W1": w1, "W3": w3}
+WORKLOADS = {"W1": w1, "W3": w3, "W4": w4}
 
 
 def main() -> None:
@@ -209,7 +300,8 @@ def main() -> None:
         print(table_row("workload", "result", "detail", "note"))
         print(table_row("---", "---", "---", "---"))
         for name in args.only.split(","):
-            for line in WORKLOADS[name.strip()](setup, args.runs, worker_pool):
+            extra = {"seconds": args.seconds} if name.strip() == "W4" else {}
+            for line in WORKLOADS[name.strip()](setup, args.runs, worker_pool, **extra):
                 print(line, flush=True)
     finally:
         if redis is not None:

@@ -6,11 +6,13 @@ through the channel layer, so sockets on every server hear it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import os
+import threading
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from realtime.hub import HUBS_GROUP
@@ -53,4 +55,27 @@ def deliver(room: str, filters: Mapping[str, Any], recipients: list[int] | None)
     keys = updates_for(room, filters)
     if layer is None or not keys:
         return
-    async_to_sync(layer.group_send)(HUBS_GROUP, {"type": "rt.update", "keys": keys, "recipients": recipients})
+    _send(layer.group_send(HUBS_GROUP, {"type": "rt.update", "keys": keys, "recipients": recipients}))
+
+
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+_loop_lock = threading.Lock()
+SEND_TIMEOUT_SECONDS = 5
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """This process's publishing event loop, on a thread of its own. ``async_to_sync`` from a plain
+    sync thread (a Celery worker, a management command) makes a new loop per call, and the channel
+    layer a new Redis connection per loop: milliseconds per message. One long-lived loop keeps its
+    connections. Recreated after a fork."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="realtime-publisher", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
+
+
+def _send(message: Coroutine[Any, Any, None]) -> None:
+    asyncio.run_coroutine_threadsafe(message, _publisher_loop()).result(timeout=SEND_TIMEOUT_SECONDS)

@@ -35,6 +35,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.services import member_ids
@@ -338,16 +339,17 @@ def _advance_locked(
     return Next(claimed=claimed, others=queued)
 
 
-def _claim(row: StepRun, execution: WorkflowExecution, definition: Definition) -> bool:
-    """Lease a queued step run to this worker (a conditional update: only one worker wins)."""
+def _claim(row: StepRun, execution: WorkflowExecution, step: Step, *, waiting_as: str = StepStatus.QUEUED) -> bool:
+    """Lease a step run (queued, or pending for a ``for_each`` slot) to this worker: a conditional
+    update, so only one worker wins."""
     now = timezone.now()
     fields = {
         "status": StepStatus.RUNNING,
         "lease_owner": worker_id(),
-        "lease_expires_at": now + timedelta(seconds=_lease_seconds(definition.by_id[row.step])),
+        "lease_expires_at": now + timedelta(seconds=_lease_seconds(step)),
         "started_at": now,
     }
-    if not StepRun.objects.filter(pk=row.pk, status=StepStatus.QUEUED).update(**fields):
+    if not StepRun.objects.filter(pk=row.pk, status=waiting_as).update(**fields):
         return False
     for name, value in fields.items():
         setattr(row, name, value)
@@ -561,7 +563,7 @@ def run_step(step_run_id: int) -> Next:
     row = StepRun.objects.select_related("execution").filter(pk=step_run_id).first()
     if row is None or row.status != StepStatus.QUEUED:
         return Next()
-    if not _claim(row, row.execution, plan_of(row.execution)):
+    if not _claim(row, row.execution, plan_of(row.execution).by_id[row.step]):
         return Next()
     return run_claimed(row)
 
@@ -641,8 +643,47 @@ def run_claimed(row: StepRun) -> Next:
         if not recorded or locked is None:  # cancelled, timed out or reclaimed meanwhile: dropped
             return Next()
         retried = _retry(row, step, error) if error is not None else []
-        following = _advance_locked(locked, claim=not retried, known={row.pk: outputs or {}})
+        following = _item_fast_path(locked, row, step, claim=not retried)
+        if following is None:
+            following = _advance_locked(locked, claim=not retried, known={row.pk: outputs or {}})
         return Next(claimed=following.claimed, others=retried + following.others)
+
+
+def _item_fast_path(execution: WorkflowExecution, row: StepRun, step: Step, *, claim: bool) -> Next | None:
+    """After one item of a ``for_each`` step, while others are still in flight, nothing but that
+    step's pending items can move (no other step depends on an unsettled one): queue them up to
+    the parallelism, leasing one to this worker, without reading every step run. ``None`` when the
+    step may be settled, and the full advance must look."""
+    if row.items <= 1:
+        return None
+    unfinished = dict(
+        StepRun.objects.filter(execution=execution, step=row.step)
+        .exclude(status__in=STEP_DONE)
+        .values_list("status")
+        .annotate(count=Count("id"))
+    )
+    if not unfinished:
+        return None
+    busy = sum(count for status, count in unfinished.items() if status != StepStatus.PENDING)
+    free = step.parallelism - busy
+    following = Next()
+    if unfinished.get(StepStatus.PENDING) and free > 0:
+        chosen = list(
+            StepRun.objects.filter(execution=execution, step=row.step, status=StepStatus.PENDING).order_by("item")[
+                :free
+            ]
+        )
+        if claim and chosen:
+            first = chosen.pop(0)
+            if _claim(first, execution, step, waiting_as=StepStatus.PENDING):
+                following.claimed = first
+        if chosen:
+            StepRun.objects.filter(pk__in=[c.pk for c in chosen], status=StepStatus.PENDING).update(
+                status=StepStatus.QUEUED, next_attempt_at=timezone.now()
+            )
+            following.others = [c.pk for c in chosen]
+    announce(execution)
+    return following
 
 
 def _retry(row: StepRun, step: Step, error: dict[str, Any], *, interrupted: bool = False) -> list[int]:

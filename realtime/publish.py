@@ -7,13 +7,18 @@ through the channel layer, so sockets on every server hear it.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import logging
 import os
 import threading
+import time
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from realtime.hub import HUBS_GROUP
 from realtime.models import RealtimeSubscription
@@ -39,10 +44,30 @@ def build_params(wiring: RealtimeSubscription, filters: Mapping[str, Any]) -> di
     return params
 
 
+WIRING_CACHE_SECONDS = 2.0
+_wiring: dict[str, tuple[float, list[RealtimeSubscription]]] = {}
+
+
+def wiring_of(room: str) -> list[RealtimeSubscription]:
+    """The enabled wiring of a room. Every change publishes, so it is kept for a couple of seconds
+    per process; a change to the wiring clears it here at once, elsewhere within that time."""
+    now = time.monotonic()
+    cached = _wiring.get(room)
+    if cached is None or now - cached[0] > WIRING_CACHE_SECONDS:
+        cached = _wiring[room] = (now, list(RealtimeSubscription.objects.filter(room=room, enabled=True)))
+    return cached[1]
+
+
+@receiver(post_save, sender=RealtimeSubscription)
+@receiver(post_delete, sender=RealtimeSubscription)
+def _forget_wiring(**_: Any) -> None:
+    _wiring.clear()
+
+
 def updates_for(room: str, filters: Mapping[str, Any]) -> list[str]:
     """The subscription keys that a change to ``room`` with ``filters`` refreshes."""
     keys = []
-    for wiring in RealtimeSubscription.objects.filter(room=room, enabled=True):
+    for wiring in wiring_of(room):
         params = build_params(wiring, filters)
         if params is not None:
             keys.append(subscription_key(wiring.function, params))
@@ -60,7 +85,6 @@ def deliver(room: str, filters: Mapping[str, Any], recipients: list[int] | None)
 
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 _loop_lock = threading.Lock()
-SEND_TIMEOUT_SECONDS = 5
 
 
 def _publisher_loop() -> asyncio.AbstractEventLoop:
@@ -78,4 +102,23 @@ def _publisher_loop() -> asyncio.AbstractEventLoop:
 
 
 def _send(message: Coroutine[Any, Any, None]) -> None:
-    asyncio.run_coroutine_threadsafe(message, _publisher_loop()).result(timeout=SEND_TIMEOUT_SECONDS)
+    """Hand the message to the publishing loop and return: the change is committed, and its
+    notification must not slow the request or the workflow step that made it."""
+    future = asyncio.run_coroutine_threadsafe(message, _publisher_loop())
+    _pending.add(future)
+    future.add_done_callback(_done)
+
+
+_pending: set[concurrent.futures.Future[None]] = set()
+
+
+def _done(future: concurrent.futures.Future[None]) -> None:
+    _pending.discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("publishing an update failed", exc_info=future.exception())
+
+
+@atexit.register
+def _flush() -> None:
+    """A process that ends (a management command) still sends what it published."""
+    concurrent.futures.wait(list(_pending), timeout=2)

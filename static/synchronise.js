@@ -6,6 +6,9 @@
  *     success(data) {}, error(err) {}, always() {}, progress(p) {}, log(line) {}
  *   });
  *   call.abort(); call.setRealtime(false); call.run(); call.running; call.data; call.error
+ *   Synchronise.Workflow.run(id, inputs, {success(outputs) {}, error(err) {}, always() {},
+ *                                          progress({step, steps, status, name}) {}, log(line) {}})
+ *   Synchronise.Component.run(id, inputs, {success, error, always, log})   (both return {abort()})
  *   Synchronise.User.current() / login(email, password) / logout()   (Promises)
  *   Synchronise.Connection.Lost(cb) / Connected(cb)
  *
@@ -206,6 +209,163 @@
     });
   }
 
+  // --- Running components and workflows -------------------------------------------------------
+  //
+  // Start with the REST API (`?async=1`), then follow the execution: over the socket with a
+  // realtime call (the server pings it on every step), re-asked on a timer as a backstop — a
+  // publishable-key socket is not among the recipients of those pings, so for it the timer is
+  // what follows the run. Components with a publishable key are followed over HTTP.
+
+  const FINISHED = ["succeeded", "failed", "cancelled", "timed_out"];
+  const FOLLOW_MS_KEY = 400;
+  const FOLLOW_MS_SESSION = 3000;
+
+  function apiUrl(path) {
+    return baseUrl ? new URL(path, baseUrl).toString() : path;
+  }
+
+  function apiFetch(method, path, body) {
+    const headers = {"Accept": "application/json"};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (publishableKey) headers["x-synchronise-public-key"] = publishableKey;
+    else headers["X-CSRFToken"] = csrfToken();
+    return fetch(apiUrl(path), {
+      method: method,
+      headers: headers,
+      credentials: publishableKey ? "omit" : "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        let data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = {message: text}; }
+        return {ok: response.ok, status: response.status, data: data};
+      });
+    }, function (failure) {
+      return {ok: false, status: 0, data: {code: "network", message: String(failure && failure.message || failure)}};
+    });
+  }
+
+  function runError(status, data) {
+    data = data || {};
+    return {
+      status: status, code: data.code, message: data.message || data.detail || "the run failed",
+      step: data.step, details: data,
+    };
+  }
+
+  // Start `path`, then follow the execution through `source(id)` ({cloud: name} or {http: path}).
+  // `update(data)` sees every state; the callbacks get the end.
+  function startAndFollow(path, params, callbacks, source, update) {
+    callbacks = callbacks || {};
+    let done = false;
+    let timer = null;
+    let call = null;
+    const handle = {executionId: null, abort: function () { stop(); return handle; }};
+
+    function stop() {
+      done = true;
+      clearTimeout(timer);
+      if (call) call.abort();
+    }
+    function end(fn, arg) {
+      if (done) return;
+      stop();
+      if (fn) safely(fn, arg);
+      if (callbacks.always) safely(callbacks.always);
+    }
+    function receive(data) {
+      if (done || !data) return;
+      update(data);
+      if (FINISHED.indexOf(data.status) >= 0) {
+        if (data.status === "succeeded") return end(callbacks.success, data.outputs);
+        const error = data.error || {};
+        return end(callbacks.error, {
+          status: data.status, code: error.code, message: error.message || data.status, step: error.step,
+          execution_id: data.id, details: error,
+        });
+      }
+      clearTimeout(timer);
+      timer = setTimeout(again, publishableKey ? FOLLOW_MS_KEY : FOLLOW_MS_SESSION);
+    }
+    function again() {
+      if (done) return;
+      if (call) call.run();
+      else poll();
+    }
+    function poll() {
+      apiFetch("GET", source(handle.executionId).http).then(function (answer) {
+        if (answer.ok) receive(answer.data);
+        else end(callbacks.error, runError(answer.status, answer.data));
+      });
+    }
+
+    apiFetch("POST", path, params || {}).then(function (answer) {
+      if (done) return;
+      if (!answer.ok || !answer.data || answer.data.id === undefined) {
+        return end(callbacks.error, runError(answer.status, answer.data));
+      }
+      handle.executionId = answer.data.id;
+      const follow = source(answer.data.id);
+      if (follow.cloud) {
+        call = cloudRun(follow.cloud, {id: answer.data.id, realtime: true}, {
+          success: receive,
+          error: function (error) { end(callbacks.error, error); },
+        });
+      } else {
+        poll();
+      }
+    });
+    return handle;
+  }
+
+  function runWorkflow(id, params, callbacks) {
+    callbacks = callbacks || {};
+    const settled = {};
+    const seenLines = {};
+    let settledCount = 0;
+    function update(execution) {
+      const steps = execution.steps || [];
+      steps.forEach(function (step) {
+        if (!step.settled || settled[step.id]) return;
+        settled[step.id] = true;
+        settledCount += 1;
+        if (callbacks.progress) {
+          safely(callbacks.progress, {step: settledCount, steps: steps.length, status: step.status, name: step.id});
+        }
+      });
+      (execution.step_runs || []).forEach(function (row) {
+        const lines = row.logs || [];
+        const where = {step: row.step, item: row.item, attempt: row.attempt};
+        for (let i = seenLines[row.id] || 0; i < lines.length; i++) {
+          const line = lines[i];
+          if (callbacks.log) safely(function () { callbacks.log(line, where); });
+        }
+        seenLines[row.id] = Math.max(seenLines[row.id] || 0, lines.length);
+      });
+    }
+    return startAndFollow(
+      "/api/v1/workflows/" + encodeURIComponent(id) + "/run?async=1", params, callbacks,
+      function () { return {cloud: "getWorkflowExecution"}; }, update
+    );
+  }
+
+  function runComponent(id, params, callbacks) {
+    callbacks = callbacks || {};
+    let seen = 0;
+    function update(execution) {
+      const lines = execution.logs || [];
+      for (; seen < lines.length; seen++) if (callbacks.log) safely(callbacks.log, lines[seen]);
+    }
+    return startAndFollow(
+      "/api/v1/components/" + encodeURIComponent(id) + "/run?async=1", params, callbacks,
+      function (executionId) {
+        // getExecution serves members; a publishable key reads the runs it started over HTTP.
+        return publishableKey ? {http: "/api/v1/executions/" + executionId + "/"} : {cloud: "getExecution"};
+      },
+      update
+    );
+  }
+
   function reconnectAsNewUser() {
     if (socket) { socket.onclose = null; socket.close(); socket = null; }
     connected = false;
@@ -236,6 +396,8 @@
       return Synchronise;
     },
     Cloud: {run: cloudRun},
+    Workflow: {run: runWorkflow},
+    Component: {run: runComponent},
     User: {
       current: function () { return promised("sessionUser"); },
       login: function (email, password) {

@@ -1,7 +1,11 @@
-"""URL patterns (being built)."""
+"""``/hooks/<workflow_id>/<token>``: the webhook trigger (``workflows/webhooks.py``)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from workflows.webhooks import webhook
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("<int:workflow_id>/<str:token>", webhook, name="workflow_webhook"),
+]

@@ -22,8 +22,10 @@ INLINE_SECONDS = 0.5
 def _others_waiting() -> bool:
     """Whether messages wait in the default queue (one LLEN on the broker's Redis)."""
     try:
-        with current_app.pool.acquire(block=True) as connection:  # pooled: a new connection costs ms
-            client = getattr(connection.default_channel, "client", None)  # Redis transports only
+        # The connection pool (a new connection costs ms); celery's stubs call its items producers.
+        with current_app.pool.acquire(block=True) as connection:
+            channel = getattr(connection, "default_channel", None)
+            client = getattr(channel, "client", None)  # Redis transports only
             return bool(client is not None and client.llen(current_app.conf.task_default_queue))
     except (OSError, redis.RedisError):  # a broker that cannot say: keep the chain here
         return False

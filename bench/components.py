@@ -56,8 +56,17 @@ def sandbox_round_trips(jobs: int) -> list[str]:
         warm.append((time.perf_counter() - started) * 1000)
         assert outcome.ok, outcome.error
         assert outcome.outputs == {"y": n + 1}, outcome.outputs
+    lines.append(row("sandbox, warm, back to back (trivial job)", warm, extra="target ≤ 5 ms median"))
+    # Inside a worker a job follows database work, during which the zygote forks the next child.
+    paced = []
+    for n in range(jobs):
+        time.sleep(0.003)
+        started = time.perf_counter()
+        outcome = pool.run(Job(code=TRIVIAL, inputs={"x": n}, idempotency_key=f"paced-{n}"), limits=Limits())
+        paced.append((time.perf_counter() - started) * 1000)
+        assert outcome.ok, outcome.error
     pool.close()
-    lines.append(row("sandbox, warm (trivial job, inside the worker)", warm, extra="target ≤ 5 ms median"))
+    lines.append(row("sandbox, warm, 3 ms apart (spare child ready)", paced, extra="as in a worker"))
     return lines
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -49,6 +50,45 @@ class WorkflowCreateForm(forms.Form):
         except ValidationError as error:
             _add_service_errors(self, error)
             return None
+
+
+MAX_IMPORT_BYTES = 1_000_000
+
+
+class WorkflowImportForm(forms.Form):
+    """A workflow exported as JSON (``/api/v1/workflows/{id}/export``), imported into a project."""
+
+    document = forms.FileField(label="Exported JSON", help_text="The file of a workflow's Export tab.")
+    project = forms.ModelChoiceField(queryset=Project.objects.none(), empty_label=None)
+
+    def __init__(self, *args: Any, projects: list[Project], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.filter(pk__in=[p.pk for p in projects])  # type: ignore[attr-defined]
+
+    def clean_document(self) -> Any:
+        upload = self.cleaned_data["document"]
+        if upload.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError(f"The file is larger than {MAX_IMPORT_BYTES // 1000} KB.")
+        try:
+            return json.loads(upload.read().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise forms.ValidationError("The file is not JSON.") from None
+
+    def save(self, *, actor: User) -> Workflow | None:
+        """The imported workflow, or ``None`` with the import's problems on the form (nothing written)."""
+        from workflows.transfer import workflow_import
+
+        try:
+            result = workflow_import(
+                project=self.cleaned_data["project"], actor=actor, document=self.cleaned_data["document"]
+            )
+        except ValidationError as error:
+            problems = error.message_dict if hasattr(error, "error_dict") else {"document": error.messages}
+            for path, messages in problems.items():
+                for message in messages:
+                    self.add_error(None, f"{path}: {message}")
+            return None
+        return result.workflow
 
 
 def _limit(name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from workflows.views import editor, executions, lists, tabs
 urlpatterns = [
     path("", lists.workflow_list, name="workflows_home"),
     path("new/", lists.workflow_create, name="workflows_create"),
+    path("import/", lists.workflow_import, name="workflows_import"),
     path("projects/<int:project_pk>/", lists.workflow_project_list, name="workflows_project_list"),
     path("projects/<int:project_pk>/executions/", executions.project_executions, name="workflows_project_executions"),
     path(

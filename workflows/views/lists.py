@@ -15,7 +15,7 @@ from accounts.models import Membership, Permission, Project
 from accounts.views.access import member_project, signed_in
 from accounts.views.pages import projects_of
 from workflows import services
-from workflows.forms import WorkflowCreateForm
+from workflows.forms import WorkflowCreateForm, WorkflowImportForm
 from workflows.models import Workflow
 from workflows.views.access import can_edit, member_workflow
 from workflows.views.tabs import tab_context
@@ -39,18 +39,28 @@ def _groups(projects: list[Project]) -> list[tuple[Project, list[Workflow], bool
     return [(project, by_project[project.pk], _can_edit(project)) for project in projects]
 
 
-def _list_page(request: HttpRequest, form: WorkflowCreateForm, status: int = 200) -> HttpResponse:
+def _list_page(
+    request: HttpRequest,
+    form: WorkflowCreateForm | None = None,
+    import_form: WorkflowImportForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     projects = projects_of(request)
-    context = {"groups": _groups(projects), "form": form, "editable": [p for p in projects if _can_edit(p)]}
+    editable = [p for p in projects if _can_edit(p)]
+    initial = {"project": editable[0].pk if editable else None}
+    context = {
+        "groups": _groups(projects),
+        "form": form or WorkflowCreateForm(projects=editable, initial=initial),
+        "import_form": import_form or WorkflowImportForm(projects=editable, initial=initial),
+        "editable": editable,
+    }
     return render(request, "workflows/workflow_list.html", context, status=status)
 
 
 @login_required
 @require_GET
 def workflow_list(request: HttpRequest) -> HttpResponse:
-    editable = [p for p in projects_of(request) if _can_edit(p)]
-    form = WorkflowCreateForm(projects=editable, initial={"project": editable[0].pk if editable else None})
-    return _list_page(request, form)
+    return _list_page(request)
 
 
 @login_required
@@ -76,6 +86,20 @@ def workflow_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Workflow “{workflow.name}” created: add its first step.")
             return redirect("workflows_editor", workflow.pk)
     return _list_page(request, form, status=400)
+
+
+@login_required
+@require_POST
+def workflow_import(request: HttpRequest) -> HttpResponse:
+    """Import an exported workflow (and its embedded components) into a project the user edits."""
+    editable = [p for p in projects_of(request) if _can_edit(p)]
+    form = WorkflowImportForm(request.POST, request.FILES, projects=editable)
+    if form.is_valid():
+        workflow = form.save(actor=signed_in(request))
+        if workflow is not None:
+            messages.success(request, f"Workflow “{workflow.name}” imported as a draft.")
+            return redirect("workflows_editor", workflow.pk)
+    return _list_page(request, import_form=form, status=400)
 
 
 @login_required

@@ -60,6 +60,12 @@ def _clear_cache() -> None:
         cache.delete_pattern("*")
     else:
         cache.clear()
+    # The workflow engine keeps immutable rows by primary key per process; a rolled-back test
+    # transaction hands the same keys to different rows in the next test.
+    from workflows import engine, runs
+
+    engine.forget_cached()
+    runs.forget_cached()
 
 
 @pytest.fixture

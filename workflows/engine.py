@@ -87,6 +87,14 @@ def _cached(kind: str, key: int, load: Any, seconds: float = 5.0) -> Any:
     return hit[1]
 
 
+def forget_cached() -> None:
+    """Drop this process's caches (tests: primary keys are reused after a rollback)."""
+    _cache.clear()
+    _plans.clear()
+    _plan_of_execution.clear()
+    _implementation.cache_clear()
+
+
 def _setting(name: str, default: float) -> float:
     return float(getattr(settings, name, default))
 

@@ -18,9 +18,19 @@ from accounts.services import require_permission, usage_consume
 from components import errors
 from components.errors import RunError
 from components.types import coerce_inputs
+from workflows import definition as definitions
 from workflows import engine
-from workflows.models import FINISHED, Status, StepRun, StepStatus, Trigger, Workflow, WorkflowExecution
-from workflows.services import plan_for
+from workflows.models import (
+    FINISHED,
+    Status,
+    StepRun,
+    StepStatus,
+    Trigger,
+    Workflow,
+    WorkflowExecution,
+    WorkflowVersion,
+)
+from workflows.services import interfaces_for, plan_for
 
 DRAFT = "draft"
 
@@ -35,6 +45,36 @@ def _definition(workflow: Workflow, version: int | str | None) -> tuple[dict[str
         what = f"version {version}" if version not in (None, "") else "a published version"
         raise RunError(errors.UNKNOWN_ID, f"workflow {workflow.pk} has no {what}")
     return found.definition, found
+
+
+_parsed_versions: dict[int, definitions.Definition] = {}
+_plans: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def forget_cached() -> None:
+    """Drop this process's plans (tests: primary keys are reused after a rollback)."""
+    _plans.clear()
+    _parsed_versions.clear()
+
+
+def _plan(workflow: Workflow, definition: dict[str, Any], version: WorkflowVersion | None) -> dict[str, Any]:
+    """``plan_for``, remembered per process for a published version and the component versions its
+    steps resolve to now (a new component version makes a new plan, checked again)."""
+    if version is None:
+        return plan_for(workflow.project, definition)
+    parsed = _parsed_versions.get(version.pk)
+    if parsed is None:
+        parsed = _parsed_versions[version.pk] = definitions.parse(definitions.clean(version.definition))
+    interfaces = interfaces_for(workflow.project, parsed)
+    resolved = tuple(sorted((c, v or 0, i.version_id or 0 if i else -1) for (c, v), i in interfaces.items()))
+    key = (version.pk, resolved)
+    found = _plans.get(key)
+    if found is None:
+        if len(_plans) > 1000:
+            _plans.clear()
+            _parsed_versions.clear()
+        found = _plans[key] = plan_for(workflow.project, definition)
+    return found
 
 
 def execution_start(
@@ -62,7 +102,7 @@ def execution_start(
     if plan is None:
         definition, version_row = _definition(workflow, version)
         try:
-            plan = plan_for(workflow.project, definition)
+            plan = _plan(workflow, definition, version_row)
         except ValidationError as invalid:
             problems = invalid.message_dict.get("definition", invalid.messages)
             raise RunError(errors.NOT_ALLOWED, "the workflow has problems: " + "; ".join(problems)) from None

@@ -214,7 +214,8 @@
   // Start with the REST API (`?async=1`), then follow the execution: over the socket with a
   // realtime call (the server pings it on every step), re-asked on a timer as a backstop — a
   // publishable-key socket is not among the recipients of those pings, so for it the timer is
-  // what follows the run. Components with a publishable key are followed over HTTP.
+  // what follows the run. Components with a publishable key are followed over HTTP, and so is
+  // everything while the socket is not open (refused, or blocked by the network).
 
   const FINISHED = ["succeeded", "failed", "cancelled", "timed_out"];
   const FOLLOW_MS_KEY = 400;
@@ -253,7 +254,8 @@
     };
   }
 
-  // Start `path`, then follow the execution through `source(id)` ({cloud: name} or {http: path}).
+  // Start `path`, then follow the execution through `source(id)`: {cloud: name} — over the socket,
+  // or, while it is not open, the same function's HTTP face — or {http: path} (GET).
   // `update(data)` sees every state; the callbacks get the end.
   function startAndFollow(path, params, callbacks, source, update) {
     callbacks = callbacks || {};
@@ -289,11 +291,15 @@
     }
     function again() {
       if (done) return;
-      if (call) call.run();
+      if (call && connected) call.run();
       else poll();
     }
     function poll() {
-      apiFetch("GET", source(handle.executionId).http).then(function (answer) {
+      const follow = source(handle.executionId);
+      const asked = follow.http
+        ? apiFetch("GET", follow.http)
+        : apiFetch("POST", "/api/v1/cloud/" + follow.cloud, {id: handle.executionId});
+      asked.then(function (answer) {
         if (answer.ok) receive(answer.data);
         else end(callbacks.error, runError(answer.status, answer.data));
       });
@@ -311,9 +317,8 @@
           success: receive,
           error: function (error) { end(callbacks.error, error); },
         });
-      } else {
-        poll();
       }
+      if (!call || !connected) poll();
     });
     return handle;
   }

@@ -302,6 +302,27 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- CORS: publishable keys on customers' sites --------------------------------------------
+# Only what a publishable key may call answers other origins: the run endpoints and the reads of
+# an execution that static/synchronise.js follows (getWorkflowExecution is its HTTP fallback when
+# the socket is not open; no other cloud function). A preflight carries no key, so it is answered
+# for any origin (it grants nothing); the response itself is opened to the page's origin only when
+# the request was authenticated by a publishable key whose allow-list has that origin
+# (accounts/cors.py, through django-cors-headers' `check_request_enabled` signal). No cookies
+# cross: secret keys and sessions gain nothing from another origin. See docs/accounts.md.
+INSTALLED_APPS.append("accounts.cors.CorsHeadersConfig")  # django-cors-headers, with our receiver
+# First: it answers preflights itself, before any middleware could redirect or refuse them.
+MIDDLEWARE.insert(0, "corsheaders.middleware.CorsMiddleware")
+CORS_URLS_REGEX = (
+    r"^/(?:api/v1/(?:components|workflows)/\d+/run|component/run|workflow/run"
+    r"|api/v1/(?:executions|workflow-executions)/\d+/|api/v1/cloud/getWorkflowExecution)$"
+)
+CORS_ALLOWED_ORIGINS: list[str] = []  # none for everyone: each publishable key has its own list
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ("content-type", "x-synchronise-public-key")
+CORS_ALLOW_METHODS = ("GET", "POST")
+CORS_PREFLIGHT_MAX_AGE = 3600
+
 # --- Email --------------------------------------------------------------------------------
 
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Synchronise <noreply@localhost>")

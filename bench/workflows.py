@@ -203,6 +203,7 @@ def w4(setup: Setup, runs_count: int, workers: Callable[[int], Any], seconds: fl
     workflow = setup.workflow(
         "W4",
         [{"id": "transform", "component": transform.pk, "inputs": {"body": "{{ input.body }}"}}],
+        inputs=[{"name": "body", "type": "json", "optional": True}],  # the webhook's JSON body
         outputs=[{"name": "greeting", "value": "{{ steps.transform.output.greeting }}"}],
     )
     _, token = triggers.webhook_enable(workflow=workflow, actor=setup.owner, respond="sync", timeout_seconds=30)

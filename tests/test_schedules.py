@@ -247,7 +247,12 @@ def test_a_run_that_cannot_start_is_logged_not_raised(alice, project, doubler, c
         triggers.schedule_set(workflow=doubler, actor=alice, cron="0 9 * * *", inputs={"n": 1}, enabled=False)
         assert triggers.schedule_fire(workflow_id=doubler.pk) is None
         assert triggers.schedule_fire(workflow_id=999_999) is None
-    assert not WorkflowExecution.objects.exists()
+    # The refusals show in the executions lists, once per slot, not counted.
+    refused = {e.workflow_id: e for e in WorkflowExecution.objects.all()}
+    assert set(refused) == {unpublished.pk, doubler.pk}
+    assert refused[unpublished.pk].error["code"] == 104
+    assert refused[doubler.pk].error["code"] == 108
+    assert all(e.status == "failed" and e.trigger == "schedule" for e in refused.values())
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +274,7 @@ def wait_for_execution(workflow_id: int, count: int = 1, timeout: float = 30) ->
 def test_the_periodic_task_starts_the_workflow_on_a_worker(worker, alice, project, doubler) -> None:  # type: ignore[no-untyped-def]
     from synchronise.celery import app
 
-    # A broken schedule first: the worker logs it and carries on.
+    # A broken schedule first: the worker logs it, records the refusal and carries on.
     unpublished = make_workflow(project=project, actor=alice, name="Draft only", steps=[], publish=False)
     broken = triggers.schedule_set(workflow=unpublished, actor=alice, cron="*/5 * * * *").periodic_task
     assert broken is not None
@@ -284,7 +289,9 @@ def test_the_periodic_task_starts_the_workflow_on_a_worker(worker, alice, projec
     assert execution.status == Status.SUCCEEDED, execution.error
     assert execution.trigger == Trigger.SCHEDULE
     assert execution.outputs == {"twice": 42}
-    assert not WorkflowExecution.objects.filter(workflow=unpublished).exists()
+    (refused,) = WorkflowExecution.objects.filter(workflow=unpublished)  # the broken one, recorded
+    assert refused.status == Status.FAILED
+    assert refused.error["code"] == 104
 
 
 # --- The settings API ------------------------------------------------------------------------------

@@ -150,6 +150,34 @@ def execution_start(
     return execution
 
 
+def execution_record_refused(
+    *, workflow: Workflow, trigger: str, inputs: dict[str, Any], error: RunError, idempotency_key: str = ""
+) -> WorkflowExecution:
+    """A failed execution for a run that could not start (no published version, problems, over
+    quota), for triggers nobody waits on — schedules — so the refusal shows in the executions list.
+    Not counted against the plan."""
+    now = timezone.now()
+    fields = {
+        "project": workflow.project,
+        "plan": {},
+        "trigger": trigger,
+        "inputs": inputs,
+        "status": Status.FAILED,
+        "error": error.as_dict(),
+        "started_at": now,
+        "finished_at": now,
+        "duration_ms": 0,
+    }
+    if idempotency_key:  # a second beat firing the same slot finds the first refusal
+        execution, _ = WorkflowExecution.objects.get_or_create(
+            workflow=workflow, idempotency_key=idempotency_key[:200], defaults=fields
+        )
+    else:
+        execution = WorkflowExecution.objects.create(workflow=workflow, **fields)
+    engine.announce(execution)
+    return execution
+
+
 def _dispatch_advance(execution: WorkflowExecution) -> None:
     from workflows.tasks import advance_execution
 

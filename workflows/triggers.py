@@ -39,7 +39,7 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from accounts.models import Permission, User
 from accounts.services import member_ids, require_permission
-from components.errors import RunError
+from components.errors import INCORRECT_INPUT, MISSING_INPUT, RunError
 from components.types import coerce_inputs
 from synchronise.lib.events import publish_change
 from workflows.models import Schedule, Trigger, Webhook, Workflow, WorkflowExecution
@@ -441,11 +441,12 @@ def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> WorkflowE
     """Start the scheduled run of the workflow (called by the ``workflows.scheduled_run`` task).
 
     Never raises for a run that cannot start (schedule gone or off, no published version, a
-    definition with problems, bad inputs, over quota): it logs why, names the workflow, and
-    returns ``None``, so a broken schedule costs one log line per slot and nothing else. Runs
+    definition with problems, bad inputs, over quota): it logs why, names the workflow, records
+    a failed execution with the error (so the refusal shows in the executions list), and returns
+    ``None``. Runs
     of the same schedule in the same minute are one execution (its idempotency key is the minute).
     """
-    from workflows.runs import execution_start
+    from workflows.runs import execution_record_refused, execution_start
 
     schedule = Schedule.objects.select_related("workflow", "workflow__project").filter(workflow_id=workflow_id).first()
     if schedule is None or not schedule.enabled:
@@ -469,6 +470,14 @@ def schedule_fire(*, workflow_id: int, now: datetime | None = None) -> WorkflowE
             error.code,
             error.message,
         )
+        if error.code not in (INCORRECT_INPUT, MISSING_INPUT):  # those are recorded by execution_start
+            execution_record_refused(
+                workflow=schedule.workflow,
+                trigger=Trigger.SCHEDULE,
+                inputs=dict(schedule.inputs or {}),
+                error=error,
+                idempotency_key=key,
+            )
         return None
 
 

@@ -122,18 +122,22 @@ class DefinitionSerializer(serializers.Serializer):
         return value
 
 
-def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_errors(errors: Any, *, root: str = "definition", prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as ``{"steps[0].retry.attempts": [messages]}`` (errors of the whole
+    value under ``root``); also used for import documents."""
     flat: dict[str, list[str]] = {}
-    if isinstance(errors, dict):
+    if isinstance(errors, Mapping):
         for key, value in errors.items():
+            # DRF keys the errors of a list's items by their index.
             name = f"[{key}]" if isinstance(key, int) else (f".{key}" if prefix else str(key))
-            flat.update(_flatten(value, f"{prefix}{name}"))
-    elif isinstance(errors, list) and errors and not all(isinstance(e, str) for e in errors):
+            flat.update(flatten_errors(value, root=root, prefix=f"{prefix}{name}"))
+    elif isinstance(errors, list) and any(isinstance(item, dict | list) for item in errors):
         for index, value in enumerate(errors):
             if value:
-                flat.update(_flatten(value, f"{prefix}[{index}]"))
+                flat.update(flatten_errors(value, root=root, prefix=f"{prefix}[{index}]"))
     else:
-        flat[prefix or "definition"] = [str(e) for e in (errors if isinstance(errors, list) else [errors])]
+        items = errors if isinstance(errors, list) else [errors]
+        flat.setdefault(prefix or root, []).extend(str(item) for item in items)
     return flat
 
 
@@ -237,7 +241,7 @@ def clean(data: Any) -> dict[str, Any]:
         raise ValidationError({"definition": ["an object with inputs, steps and outputs"]})
     serializer = DefinitionSerializer(data=data)
     if not serializer.is_valid():
-        raise ValidationError(_flatten(serializer.errors))
+        raise ValidationError(flatten_errors(serializer.errors))
     cleaned: dict[str, Any] = _plain(serializer.validated_data)
     defaults = cleaned.get("defaults") or {}
     cleaned["defaults"] = {"retry": defaults.get("retry"), "timeout": defaults.get("timeout")}  # cleaning twice: same

@@ -555,7 +555,9 @@ def notify_finished(execution_id: int) -> None:
 
 
 def finished_key(execution_id: int) -> str:
-    return f"workflow-execution-{execution_id}"
+    from synchronise.lib import waits
+
+    return waits.key_for("workflow-execution", execution_id)
 
 
 # --- Running a step ---------------------------------------------------------------------------
@@ -784,10 +786,11 @@ def tick() -> TickReport:
         "pk", flat=True
     )[:500]:
         report.timed_out += cancel(execution_id, status=Status.TIMED_OUT, message="the execution timed out")
-    for execution_id in WorkflowExecution.objects.filter(status=Status.QUEUED).values_list("pk", flat=True)[:500]:
-        queued = advance(execution_id).others
-        report.admitted += WorkflowExecution.objects.filter(pk=execution_id, status=Status.RUNNING).count()
-        report.dispatch += queued
+    waiting = list(WorkflowExecution.objects.filter(status=Status.QUEUED).values_list("pk", flat=True)[:500])
+    for execution_id in waiting:
+        report.dispatch += advance(execution_id).others
+    if waiting:
+        report.admitted = WorkflowExecution.objects.filter(pk__in=waiting).exclude(status=Status.QUEUED).count()
     return report
 
 

@@ -33,13 +33,19 @@ def _add_service_errors(form: forms.Form, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages)
 
 
-class WorkflowCreateForm(forms.Form):
-    name = forms.CharField(max_length=120)
+class _InProjectForm(forms.Form):
+    """A form whose ``project`` is one of the projects given (those the user may edit)."""
+
     project = forms.ModelChoiceField(queryset=Project.objects.none(), empty_label=None)
 
     def __init__(self, *args: Any, projects: list[Project], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["project"].queryset = Project.objects.filter(pk__in=[p.pk for p in projects])  # type: ignore[attr-defined]
+
+
+class WorkflowCreateForm(_InProjectForm):
+    name = forms.CharField(max_length=120)
+    field_order = ("name", "project")
 
     def create(self, *, actor: User) -> Workflow | None:
         """The new (empty) workflow, or ``None`` with the service's errors on the form."""
@@ -55,15 +61,11 @@ class WorkflowCreateForm(forms.Form):
 MAX_IMPORT_BYTES = 1_000_000
 
 
-class WorkflowImportForm(forms.Form):
+class WorkflowImportForm(_InProjectForm):
     """A workflow exported as JSON (``/api/v1/workflows/{id}/export``), imported into a project."""
 
     document = forms.FileField(label="Exported JSON", help_text="The file of a workflow's Export tab.")
-    project = forms.ModelChoiceField(queryset=Project.objects.none(), empty_label=None)
-
-    def __init__(self, *args: Any, projects: list[Project], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["project"].queryset = Project.objects.filter(pk__in=[p.pk for p in projects])  # type: ignore[attr-defined]
+    field_order = ("document", "project")
 
     def clean_document(self) -> Any:
         upload = self.cleaned_data["document"]

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,24 +257,6 @@ class DocumentSerializer(serializers.Serializer[Any]):
         return value
 
 
-def flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested errors as ``{"workflow.definition.steps[0].id": [messages]}``."""
-    flat: dict[str, list[str]] = {}
-    if isinstance(errors, Mapping):
-        for key, value in errors.items():
-            # DRF keys the errors of a list's items by their index.
-            by_index = isinstance(key, int)
-            flat.update(flatten(value, f"{prefix}[{key}]" if by_index else f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(errors, list) and any(isinstance(item, dict | list) for item in errors):
-        for index, value in enumerate(errors):
-            if value:
-                flat.update(flatten(value, f"{prefix}[{index}]"))
-    else:
-        items = errors if isinstance(errors, list) else [errors]
-        flat.setdefault(prefix or "document", []).extend(str(item) for item in items)
-    return flat
-
-
 def _prefixed(prefix: str, error: ValidationError, *, settings: Iterable[str] = ()) -> dict[str, list[str]]:
     """A service's errors, keyed by where the value sits in the document."""
     if not hasattr(error, "error_dict"):
@@ -303,7 +285,7 @@ def _parse(document: Any) -> dict[str, Any]:
         raise ValidationError({"document": ["a JSON object made by the export"]})
     parsed = DocumentSerializer(data=document)
     if not parsed.is_valid():
-        raise ValidationError(flatten(parsed.errors))
+        raise ValidationError(definitions.flatten_errors(parsed.errors, root="document"))
     data: dict[str, Any] = dict(parsed.validated_data)
     return data
 

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-embedded lint format migrations-check install chromium clean vendor
+.PHONY: run test test-embedded lint format migrations-check install chromium bubblewrap clean vendor
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements.lock clients/python
 
 install: $(STAMP)
 
-run: install
+run: install bubblewrap
 	$(PY) manage.py migrate --noinput
 	$(PY) -m synchronise.run
 
@@ -22,7 +22,11 @@ run: install
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-test: install chromium
+# The sandbox wraps its zygote in bubblewrap's namespaces when `bwrap` is present (docs/sandbox.md).
+bubblewrap:
+	@command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap)
+
+test: install chromium bubblewrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -1,8 +1,11 @@
 """Component benchmarks: the sandbox round trip, and ``POST /api/v1/components/{id}/run`` end to end.
 
     .venv/bin/python bench/components.py [--jobs 300] [--requests 200] [--concurrency 4]
+                                         [--bwrap auto,off] [--sandbox-only]
 
-Prints a table. Everything runs on loopback in a throwaway data directory on the embedded default
+Prints a table. The sandbox rows come once per ``--bwrap`` mode (``SANDBOX_BWRAP``: "auto" puts the
+zygote in bubblewrap's namespaces where bwrap is installed, "off" never); the end-to-end rows use
+the settings' default. Everything runs on loopback in a throwaway data directory on the embedded default
 (SQLite, embedded Redis), with one uvicorn process and one Celery worker (prefork, 1 process), as
 ``make run`` starts them. Bounded: a fixed number of jobs and requests. The machine is shared and
 noisy: read medians and ratios, not single numbers.
@@ -34,7 +37,14 @@ def row(name: str, values: list[float], unit: str = "ms", extra: str = "") -> st
     return f"| {name:<44} | {statistics.median(values):>9.2f} | {percentile(values, 99):>9.2f} | {unit:<4} | {extra} |"
 
 
-def sandbox_round_trips(jobs: int) -> list[str]:
+def sandbox_round_trips(jobs: int, bwrap: str) -> list[str]:
+    from django.test import override_settings
+
+    with override_settings(SANDBOX_BWRAP=bwrap):
+        return _sandbox_round_trips(jobs)
+
+
+def _sandbox_round_trips(jobs: int) -> list[str]:
     from components.sandbox import Job, Limits, Pool
 
     lines = []
@@ -46,9 +56,11 @@ def sandbox_round_trips(jobs: int) -> list[str]:
         cold.append((time.perf_counter() - started) * 1000)
         assert outcome.ok, outcome.error
         pool.close()
-    lines.append(row("sandbox, cold (new pool + first job)", cold))
     pool = Pool.from_settings()
     pool.run(Job(code=TRIVIAL, inputs={"x": 1}, idempotency_key="warm-up"), limits=Limits())
+    namespaces = pool.layers["namespaces"]
+    label = "sandbox, " + ("bwrap" if namespaces else "no bwrap")
+    lines.append(row(f"{label}, cold (new pool + first job)", cold))
     warm = []
     for n in range(jobs):
         started = time.perf_counter()
@@ -56,7 +68,7 @@ def sandbox_round_trips(jobs: int) -> list[str]:
         warm.append((time.perf_counter() - started) * 1000)
         assert outcome.ok, outcome.error
         assert outcome.outputs == {"y": n + 1}, outcome.outputs
-    lines.append(row("sandbox, warm, back to back (trivial job)", warm, extra="target ≤ 5 ms median"))
+    lines.append(row(f"{label}, warm, back to back (trivial job)", warm, extra="target ≤ 5 ms median"))
     # Inside a worker a job follows database work, during which the zygote forks the next child.
     paced = []
     for n in range(jobs):
@@ -66,7 +78,7 @@ def sandbox_round_trips(jobs: int) -> list[str]:
         paced.append((time.perf_counter() - started) * 1000)
         assert outcome.ok, outcome.error
     pool.close()
-    lines.append(row("sandbox, warm, 3 ms apart (spare child ready)", paced, extra="as in a worker"))
+    lines.append(row(f"{label}, warm, 3 ms apart (spare child ready)", paced, extra="as in a worker"))
     return lines
 
 
@@ -131,6 +143,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=300)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--bwrap", default="auto,off", help="SANDBOX_BWRAP modes to measure the sandbox in")
+    parser.add_argument("--sandbox-only", action="store_true", help="skip the end-to-end requests")
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="synchronise-bench-")
@@ -155,10 +169,12 @@ def main() -> None:
     try:
         print("| measurement                                  |    median |       p99 | unit |       |")
         print("|----------------------------------------------|-----------|-----------|------|-------|")
-        for line in sandbox_round_trips(args.jobs):
-            print(line, flush=True)
-        for line in end_to_end(args.requests, args.concurrency):
-            print(line, flush=True)
+        for mode in args.bwrap.split(","):
+            for line in sandbox_round_trips(args.jobs, mode):
+                print(line, flush=True)
+        if not args.sandbox_only:
+            for line in end_to_end(args.requests, args.concurrency):
+                print(line, flush=True)
     finally:
         if redis is not None:
             redis.terminate()

@@ -395,6 +395,9 @@ SANDBOX_UID = env_int("SANDBOX_UID", 65534)  # jobs run as this uid/gid when the
 SANDBOX_GID = env_int("SANDBOX_GID", 65534)
 # Without Landlock or seccomp the pool refuses every run (error 123) unless this is set: never in production.
 SANDBOX_ALLOW_UNSAFE = env_bool("SANDBOX_ALLOW_UNSAFE", False)
+# The zygote runs inside bubblewrap's namespaces: "auto" when bwrap is on PATH and starts (else one
+# warning), "off"/"0" never, "required"/"1" refuses every run (error 123) when it cannot be used.
+SANDBOX_BWRAP = env_choice("SANDBOX_BWRAP", ("auto", "off", "0", "required", "1"), "auto")
 SANDBOX_WALL_SECONDS = env_int("SANDBOX_WALL_SECONDS", 20)
 SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 10)
 SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 256)

@@ -3,7 +3,8 @@
 ``Pool.run()`` creates two fresh pipes, hands the child's ends to the zygote with a "fork now" (the
 only thing the zygote ever hears), writes the job to the child's pipe itself, relays frames until the
 child answers or a limit is hit, then kills and reaps the child. The wall-clock limit is enforced here;
-CPU, memory, processes and files by the kernel in the child (see ``jail/zygote.py``).
+CPU, memory, processes and files by the kernel in the child (see ``jail/zygote.py``). Where bwrap is
+available the zygote starts inside bubblewrap's namespaces (``SANDBOX_BWRAP``, docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import logging
 import math
 import os
 import select
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -34,7 +37,7 @@ from typing import Any
 
 from .jail import frames
 from .jail.runtime import HTTP_METHODS, MAX_ANSWER_BYTES, MAX_JOB_BYTES
-from .jail.zygote import PID, STATUS
+from .jail.zygote import PID, STATUS, current_namespaces
 from .syntax import MAX_CODE_BYTES
 from .types import Code, HttpRequest, HttpResponse, Job, Limits, Outcome, _setting
 
@@ -45,10 +48,17 @@ ProgressCallback = Callable[[Any, str], None]
 HttpCallback = Callable[[HttpRequest], HttpResponse]
 
 _JAIL_PARENT = str(Path(__file__).resolve().parent)
+_BWRAP_JAIL_PARENT = "/sandbox"  # where bwrap shows it to the zygote
 _BOOTSTRAP = "import sys,json;sys.path.insert(0,json.loads(sys.argv[1])['path']);from jail.zygote import main;main()"
 MAX_HTTP_REQUEST_BYTES = 16 * 1024 * 1024
 MAX_SMALL_FRAME = 64 * 1024
 CONTROL_TIMEOUT = 5.0
+_FD_SIZE = array.array("i").itemsize
+_UCRED = struct.Struct("iII")  # struct ucred: pid, uid, gid
+BWRAP_MODES = {"auto": "auto", "0": "off", "off": "off", "1": "required", "required": "required"}
+# What must differ from the host's for bwrap to count as in force (cgroup is best effort, user only
+# appears when bwrap runs unprivileged).
+_REQUIRED_NAMESPACES = {"mnt", "pid", "net", "ipc", "uts"}
 _CHILD_CODES = frozenset({Code.MEMORY, Code.OUTPUT, Code.EXCEPTION, Code.SYNTAX, Code.NO_RUN})
 _ERROR_EXTRAS: dict[str, tuple[type, ...]] = {
     "traceback": (str,),
@@ -94,12 +104,77 @@ def _error(code: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": int(code), "message": message, **extra}
 
 
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+def _receive_from(sock: socket.socket, size: int, *, credentials: bool = False) -> tuple[bytes, list[int], int | None]:
+    """One message, the descriptors attached to it and, with ``credentials`` (``SO_PASSCRED`` set),
+    the sender's pid translated by the kernel into this process's pid namespace."""
+    room = socket.CMSG_SPACE(_FD_SIZE) + (socket.CMSG_SPACE(_UCRED.size) if credentials else 0)
+    message, ancillary, _flags, _ = sock.recvmsg(size, room, socket.MSG_CMSG_CLOEXEC)
+    fds: list[int] = []
+    pid = None
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(array.array("i", data[: len(data) - len(data) % _FD_SIZE]))
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= _UCRED.size:
+            pid = _UCRED.unpack(data[: _UCRED.size])[0]
+    return message, fds, pid
+
+
+def _interpreter_roots(python: str) -> list[str]:
+    """What bwrap must show of the (resolved) interpreter ``python``: its prefix (the parent of its
+    ``bin/``) and, when it is the one running here, ``sys.base_prefix``; nothing under /usr."""
+    roots = [os.path.dirname(os.path.dirname(python))]
+    if os.path.realpath(sys.executable) == python:
+        roots.append(os.path.realpath(sys.base_prefix))
+    return [root for root in dict.fromkeys(roots) if root != "/usr" and not root.startswith("/usr/")]
+
+
+def _bwrap_arguments(bwrap: str, binds: list[tuple[str, str]]) -> list[str]:
+    """bwrap's command line up to the program: an empty root holding /usr, ``binds`` (source, place)
+    and the few files the interpreter needs, all read-only; a /dev of the basic devices; new mount,
+    pid, net (a loopback only), ipc, uts and cgroup namespaces, and the /proc of the new pid namespace
+    (the zygote measures its address space there). Launched by root, bwrap would hand the program all
+    of root's capabilities: it keeps only the two that the zygote's own uid drop needs.
+
+    Not used: ``--unshare-user`` (as root it would leave the zygote a user namespace in which only
+    uid 0 is mapped, so it could not drop to ``SANDBOX_UID``; a non-root worker's bwrap adds one by
+    itself); ``--die-with-parent`` (its signal comes when the *thread* that started bwrap ends, which
+    would kill the zygote of a pool started from a short-lived thread; the zygote already ends when
+    the host's end of its control socket closes); ``--new-session`` (the host starts bwrap in a new
+    session already, without a terminal)."""
+    arguments = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    arguments += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):  # merged /usr (Debian 12): /lib -> usr/lib…
+            arguments += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            arguments += ["--ro-bind", top, top]
+    for source, place in binds:
+        arguments += ["--ro-bind", source, place]
+    # ctypes.util.find_library (pyseccomp) asks ldconfig, which reads the cache; the host's time zone.
+    # bwrap would create /etc (like any parent) root-only: searchable, so /etc/passwd is plainly absent.
+    arguments += ["--perms", "0755", "--dir", "/etc"]
+    for path in ("/etc/ld.so.cache", "/etc/localtime"):
+        arguments += ["--ro-bind-try", path, path]
+    arguments += ["--dev", "/dev", "--proc", "/proc", "--chdir", "/"]
+    if os.geteuid() == 0:
+        arguments += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return [*arguments, "--"]
+
+
 class Pool:
     """A warm zygote and the jobs it forks. Thread-safe; start lazily, restarted when it dies.
 
     ``allow_unsafe`` runs code even when Landlock or seccomp is missing (loudly logged); without it
-    such a pool refuses every job with code 123. ``_testing_disable`` switches layers off so that the
-    escape tests can show their probes would succeed without them; nothing else may pass it.
+    such a pool refuses every job with code 123. ``bwrap`` is ``"auto"`` (start the zygote inside
+    bubblewrap's namespaces when ``bwrap`` is on PATH and starts; otherwise warn once and run without),
+    ``"off"`` or ``"required"`` (refuse every job with code 123 when it cannot be used); ``"0"`` and
+    ``"1"`` mean the same as the last two. ``_testing_disable`` switches layers off so that the escape
+    tests can show their probes would succeed without them; nothing else may pass it.
     """
 
     def __init__(
@@ -109,13 +184,18 @@ class Pool:
         uid: int = 65534,
         gid: int = 65534,
         allow_unsafe: bool = False,
+        bwrap: str = "auto",
         start_timeout: float = 20.0,
         _testing_disable: tuple[str, ...] = (),
     ) -> None:
+        if bwrap not in BWRAP_MODES:
+            raise ValueError(f"bwrap must be one of {', '.join(BWRAP_MODES)}, got {bwrap!r}")
         self.python = python or sys.executable
         self.uid = uid
         self.gid = gid
         self.allow_unsafe = allow_unsafe
+        self.bwrap = BWRAP_MODES[bwrap]
+        self._bwrap_problem = ""  # why "auto" runs without bwrap (found once, then not tried again)
         self.start_timeout = start_timeout
         self._testing_disable = _testing_disable
         self.owner_pid = os.getpid()
@@ -123,6 +203,7 @@ class Pool:
         self.starts = 0  # zygotes started so far; also the generation of the current one
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
+        self._zygote_pid: int | None = None  # as this process sees it (under bwrap, not bwrap's pid)
         self._control: socket.socket | None = None
         self._refusal = ""
         self._refused_until = 0.0
@@ -144,13 +225,15 @@ class Pool:
             uid=int(_setting("SANDBOX_UID", 65534)),
             gid=int(_setting("SANDBOX_GID", 65534)),
             allow_unsafe=bool(_setting("SANDBOX_ALLOW_UNSAFE", False)),
+            bwrap=str(_setting("SANDBOX_BWRAP", "auto")),
         )
 
     # -- the zygote ---------------------------------------------------------------------------------
 
     @property
     def zygote_pid(self) -> int | None:
-        return self._process.pid if self._process and self._process.poll() is None else None
+        """The zygote's pid in this process's pid namespace (under bwrap, its process is bwrap's)."""
+        return self._zygote_pid if self._process and self._process.poll() is None else None
 
     def start(self) -> None:
         """Start the zygote now (a worker can call this at start-up to take the cold start early).
@@ -169,7 +252,7 @@ class Pool:
         if time.monotonic() < self._refused_until:
             raise SandboxUnavailable(self._refusal)
         try:
-            self._start()
+            self._start_wrapped()
         except _Refused as error:
             # A machine without Landlock or seccomp will not grow them: do not pay a start per call.
             self._stop()
@@ -182,21 +265,59 @@ class Pool:
             logger.error("sandbox unavailable: %s", error)
             raise
 
-    def _start(self) -> None:
+    def _start_wrapped(self) -> None:
+        """Start the zygote inside bwrap as ``self.bwrap`` says. In "auto", a bwrap that is missing or
+        fails to start it is noted (one warning) and the zygote starts without it from then on."""
+        if self.bwrap == "off" or self._bwrap_problem:
+            self._start(None)
+            return
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            problem = "bwrap is not on PATH"
+        else:
+            try:
+                self._start(bwrap)
+                return
+            except _Refused:
+                raise  # the zygote started (so bwrap works) and refused: not bwrap's doing
+            except SandboxUnavailable as error:
+                self._stop()
+                problem = str(error)
+        if self.bwrap == "required":
+            raise _Refused(f"bubblewrap is required (SANDBOX_BWRAP=required) but cannot be used: {problem}")
+        self._bwrap_problem = problem
+        logger.warning("the sandbox runs without bubblewrap namespaces (SANDBOX_BWRAP=auto): %s", problem)
+        self._start(None)
+
+    def _start(self, bwrap: str | None) -> None:
         host_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The greeting then carries the zygote's pid as this process sees it (bwrap adds a pid namespace).
+        host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         spec = importlib.util.find_spec("pyseccomp")
+        pyseccomp = spec.origin if spec and spec.origin else ""
+        python, path, wrapper = self.python, _JAIL_PARENT, []
+        if bwrap is not None:
+            # The jail package and pyseccomp appear under /sandbox: no project path exists in there.
+            python = os.path.realpath(self.python)  # the venv's python is a symlink into its prefix
+            binds = [(root, root) for root in _interpreter_roots(python)]
+            binds.append((str(Path(_JAIL_PARENT) / "jail"), f"{_BWRAP_JAIL_PARENT}/jail"))
+            if pyseccomp:
+                binds.append((pyseccomp, f"{_BWRAP_JAIL_PARENT}/pyseccomp.py"))
+                pyseccomp = binds[-1][1]
+            path, wrapper = _BWRAP_JAIL_PARENT, _bwrap_arguments(bwrap, binds)
         config = {
             "control": zygote_end.fileno(),
             "uid": self.uid,
             "gid": self.gid,
             "allow_unsafe": self.allow_unsafe,
-            "pyseccomp": spec.origin if spec and spec.origin else "",
-            "path": _JAIL_PARENT,
+            "pyseccomp": pyseccomp,
+            "path": path,
             "testing_disable": list(self._testing_disable),
         }
+        command = [*wrapper, python, "-I", "-S", "-B", "-X", "utf8", "-c", _BOOTSTRAP, json.dumps(config)]
         try:
             self._process = subprocess.Popen(
-                [self.python, "-I", "-S", "-B", "-X", "utf8", "-c", _BOOTSTRAP, json.dumps(config)],
+                command,
                 env={},
                 cwd="/",
                 stdin=subprocess.DEVNULL,
@@ -215,9 +336,11 @@ class Pool:
         self.starts += 1
         host_end.settimeout(self.start_timeout)
         try:
-            hello = host_end.recv(1 << 16)
+            hello, fds, self._zygote_pid = _receive_from(host_end, 1 << 16, credentials=True)
+            host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
         except OSError as error:
             raise SandboxUnavailable(f"the sandbox did not start: {error}") from None
+        _close_all(fds)
         kind, body = hello[:1], hello[1:]
         if kind not in (b"H", b"R"):
             raise SandboxUnavailable(f"the sandbox did not start: {self._stderr_tail() or 'no greeting'}")
@@ -225,6 +348,8 @@ class Pool:
             self.layers = json.loads(body)
         except ValueError:
             raise SandboxUnavailable("the sandbox sent a malformed greeting") from None
+        theirs, ours = self.layers.pop("ns", None) or {}, current_namespaces()
+        self.layers["namespaces"] = sorted(name for name, ns in theirs.items() if ns != ours.get(name))
         problems = list(self.layers.get("problems") or [])
         if kind == b"R":
             raise _Refused(
@@ -232,6 +357,9 @@ class Pool:
                 + "; ".join(problems)
                 + " (SANDBOX_ALLOW_UNSAFE=1 runs code without the missing layers: development machines only)"
             )
+        missing = _REQUIRED_NAMESPACES - set(self.layers["namespaces"])
+        if bwrap is not None and missing:
+            raise SandboxUnavailable(f"bwrap started the sandbox without the {', '.join(sorted(missing))} namespaces")
         if problems:
             logger.critical(
                 "SANDBOX_ALLOW_UNSAFE: component code runs WITHOUT full confinement (%s). "
@@ -269,7 +397,7 @@ class Pool:
         if self._control is not None:
             self._control.close()
             self._control = None
-        process, self._process = self._process, None
+        process, self._process, self._zygote_pid = self._process, None, None
         if process is None:
             return
         if process.poll() is None:
@@ -291,17 +419,19 @@ class Pool:
         except OSError:
             raise _ZygoteGone from None
 
-    def _receive(self) -> bytes:
+    def _receive(self) -> tuple[bytes, list[int]]:
+        """A reply of the zygote and the descriptors that came with it (the caller closes them)."""
         control = self._control
         if control is None:
             raise _ZygoteGone
         try:
-            reply = control.recv(256)
+            reply, fds, _ = _receive_from(control, 256)
         except OSError:
             raise _ZygoteGone from None
         if not reply:
+            _close_all(fds)
             raise _ZygoteGone
-        return reply
+        return reply, fds
 
     def _request_fork(self) -> None:
         """Ask for a child without waiting for the answer (``_absorb_fork_reply`` reads it later)."""
@@ -319,19 +449,21 @@ class Pool:
         self._awaiting.append((job_in_w, job_out_r))
 
     def _absorb_fork_reply(self) -> None:
-        reply = self._receive()
+        reply, fds = self._receive()
         to_child, from_child = self._awaiting.popleft()
-        if reply[:1] != b"P" or len(reply) != 1 + PID.size:
-            os.close(to_child)
-            os.close(from_child)
+        pid_namespace = "pid" in self.layers.get("namespaces", ())
+        if reply[:1] != b"P" or len(reply) != 1 + PID.size or len(fds) > 1 or (pid_namespace and not fds):
+            _close_all([to_child, from_child, *fds])
             if reply[:1] == b"E":
                 raise SandboxUnavailable(f"the sandbox could not fork: {reply[1:].decode('utf-8', 'replace')}")
             raise _ZygoteGone
-        (pid,) = PID.unpack(reply[1:])
-        try:
-            pidfd: int | None = os.pidfd_open(pid)
-        except OSError:
-            pidfd = None  # an old kernel: the pid stays ours (unreaped) until we ask to reap it
+        (pid,) = PID.unpack(reply[1:])  # the zygote's number for it: what "W"/"K" name
+        pidfd: int | None = fds[0] if fds else None
+        if pidfd is None:
+            try:
+                pidfd = os.pidfd_open(pid)  # no pid namespace: the zygote's numbers are ours
+            except OSError:
+                pidfd = None  # an old kernel: the pid stays ours (unreaped) until we ask to reap it
         os.set_blocking(to_child, False)
         os.set_blocking(from_child, False)
         self._spares.append(_Child(pid, pidfd, to_child, from_child, self.starts))
@@ -383,11 +515,12 @@ class Pool:
                 self._send(b"W" + PID.pack(child.pid))
                 while self._awaiting:  # answers to forks asked for earlier come first
                     self._absorb_fork_reply()
-                reply = self._receive()
+                reply, fds = self._receive()
             except (_ZygoteGone, SandboxUnavailable):
                 self._stop()
                 return None
-        if reply[:1] != b"S" or len(reply) != 1 + STATUS.size:
+        if reply[:1] != b"S" or len(reply) != 1 + STATUS.size or fds:
+            _close_all(fds)
             with self._lock:
                 self._stop()
             return None
@@ -411,6 +544,7 @@ class Pool:
         if self._process is not None and self._process.stderr is not None:
             self._process.stderr.close()
         self._process = None
+        self._zygote_pid = None
         self._lock = threading.Lock()
 
     # -- running a job ------------------------------------------------------------------------------

@@ -1,15 +1,18 @@
 """The zygote: a confined interpreter that forks one confined child per job.
 
 Started by the host as a fresh ``python -I -S`` with an empty environment and no inherited
-descriptors besides its control socket (see ``components/sandbox/pool.py``). Start-up, in order:
-import everything a job may use; build the seccomp programs; drop to the sandbox uid; set
-NO_NEW_PRIVS; confine itself with Landlock; install its own seccomp program; say hello. It then
-serves two requests on the control socket, never anything else:
+descriptors besides its control socket, inside bubblewrap's namespaces where bwrap is available
+(see ``components/sandbox/pool.py``). Start-up, in order: import everything a job may use; build
+the seccomp programs; drop to the sandbox uid; set NO_NEW_PRIVS; confine itself with Landlock;
+install its own seccomp program; say hello. It then serves these requests on the control socket,
+never anything else:
 
 ``F`` with two descriptors attached (SCM_RIGHTS): fork a child whose channel is those two pipe
-ends; reply ``P`` + pid. The child confines itself further and waits for its job, so the host can
-keep one spare child ready. ``W`` + pid: reap that (already killed) child; reply ``S`` + pid, wait
-status, user/system CPU µs, max RSS KiB. ``K`` + pid: reap it whenever it has died; no reply.
+ends; reply ``P`` + pid with a pidfd of the child attached (in a pid namespace the number means
+nothing to the host, which signals and polls the child through the pidfd). The child confines
+itself further and waits for its job, so the host can keep one spare child ready. ``W`` + pid:
+reap that (already killed) child; reply ``S`` + pid, wait status, user/system CPU µs, max RSS KiB.
+``K`` + pid: reap it whenever it has died; no reply. The pids are the zygote's own.
 
 The zygote never sees a job's code, inputs or secrets: the host writes those to the child's own pipe,
 and the child sets its CPU and memory limits from the job before running any of it.
@@ -36,6 +39,7 @@ STATUS = struct.Struct("!iiqqq")  # pid, wait status, user µs, system µs, max 
 MAX_CONTROL_MESSAGE = 64
 NOFILE = 32
 CLOSE_ABOVE = 5
+NAMESPACES = ("mnt", "pid", "net", "ipc", "uts", "cgroup", "user")
 
 
 def _load_pyseccomp(path: str) -> Any:
@@ -52,6 +56,18 @@ def _load_pyseccomp(path: str) -> Any:
 def _address_space_bytes() -> int:
     with open("/proc/self/statm", encoding="ascii") as statm:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def current_namespaces() -> dict[str, str]:
+    """Which namespaces this process is in (``"net:[4026532182]"``…): the host compares them with its
+    own to report what bubblewrap put in force."""
+    found = {}
+    for name in NAMESPACES:
+        try:
+            found[name] = os.readlink(f"/proc/self/ns/{name}")
+        except OSError:
+            continue
+    return found
 
 
 def _readable_paths() -> list[str]:
@@ -118,6 +134,7 @@ class Zygote:
                 self.problems.append(f"seccomp unavailable: {error}")
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self.baseline = _address_space_bytes()
+        self.layers["ns"] = current_namespaces()
         sys.path[:] = [p for p in sys.path if p != self.config["path"]]
 
         uid, gid = int(self.config["uid"]), int(self.config["gid"])
@@ -188,9 +205,12 @@ class Zygote:
             else:
                 self._shutdown()  # a host that speaks anything else is not our host
 
-    def _send(self, message: bytes) -> None:
+    def _send(self, message: bytes, fds: list[int] | None = None) -> None:
         try:
-            self.control.sendall(message)
+            if fds:
+                self.control.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            else:
+                self.control.sendall(message)
         except OSError:
             self._shutdown()
 
@@ -207,7 +227,15 @@ class Zygote:
         os.close(job_in)
         os.close(job_out)
         self.children.add(pid)
-        self._send(b"P" + PID.pack(pid))
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # a kernel before 5.3: the host uses the pid (and refuses it in a pid namespace)
+            self._send(b"P" + PID.pack(pid))
+            return
+        try:
+            self._send(b"P" + PID.pack(pid), [pidfd])
+        finally:
+            os.close(pidfd)
 
     def _reap_abandoned(self) -> None:
         for pid in list(self.abandoned):

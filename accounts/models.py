@@ -234,7 +234,7 @@ class Project(models.Model):
         return self.name
 
     def owner(self) -> User | None:
-        membership = self.memberships.filter(permission=Permission.OWN).select_related("user").first()
+        membership = self.memberships.filter(permission=Permission.OWN).select_related("user__plan").first()
         return membership.user if membership else None
 
     def permission_of(self, user: User | AnonymousUser) -> str | None:

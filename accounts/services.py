@@ -9,15 +9,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -435,25 +434,53 @@ class UsageCheck:
 def usage_consume(*, project: Project, requests: int = 1, day: datetime.date | None = None) -> UsageCheck:
     """Check the project owner's monthly quota and count ``requests`` against it, atomically.
 
-    The check and the increment are one conditional ``UPDATE``, so concurrent callers can
-    never overshoot the quota. Nothing is counted when the answer is "not allowed".
+    The check and the increment are one conditional upsert, so concurrent callers can never
+    overshoot the quota. Nothing is counted when the answer is "not allowed". Called inside the
+    caller's transaction, the owner's counter stays locked until it commits: call it last.
     """
     owner = project.owner()
     if owner is None:
         return UsageCheck(allowed=False, used=0, quota=0)
     month = month_start(day)
     quota = owner.effective_plan().quota
+    ceiling = None if quota == Plan.UNLIMITED else quota
     with transaction.atomic():
-        AccountUsage.objects.get_or_create(user=owner, month=month)
-        counter = AccountUsage.objects.filter(user=owner, month=month)
-        if quota != Plan.UNLIMITED:
-            counter = counter.filter(count__lte=quota - requests)
-        allowed = counter.update(count=F("count") + requests) == 1
-        if allowed:
-            ProjectUsage.objects.get_or_create(project=project, month=month)
-            ProjectUsage.objects.filter(project=project, month=month).update(count=F("count") + requests)
-    used = AccountUsage.objects.filter(user=owner, month=month).values_list("count", flat=True).first() or 0
-    return UsageCheck(allowed=allowed, used=used, quota=quota)
+        used = None
+        if ceiling is None or requests <= ceiling:
+            used = _count(AccountUsage, "user", owner.pk, month, requests, ceiling=ceiling)
+        if used is None:
+            used = AccountUsage.objects.filter(user=owner, month=month).values_list("count", flat=True).first() or 0
+            return UsageCheck(allowed=False, used=used, quota=quota)
+        _count(ProjectUsage, "project", project.pk, month, requests)
+    return UsageCheck(allowed=True, used=used, quota=quota)
+
+
+def _count(
+    model: type[AccountUsage | ProjectUsage],
+    owner_field: str,  # the foreign key ("user", "project")
+    owner_id: int,
+    month: datetime.date,
+    requests: int,
+    *,
+    ceiling: int | None = None,
+) -> int | None:
+    """Add ``requests`` to the month's counter row of ``owner_id`` (created at need) unless the sum
+    would exceed ``ceiling``: the new count, or None when refused. One statement (PostgreSQL, and
+    SQLite ≥ 3.35): the ORM has no conditional upsert, and this runs on every request."""
+    quote = connection.ops.quote_name
+    table, column = quote(model._meta.db_table), quote(f"{owner_field}_id")
+    sql = (
+        f"INSERT INTO {table} ({column}, month, count) VALUES (%s, %s, %s) "  # noqa: S608 - names from the models
+        f"ON CONFLICT ({column}, month) DO UPDATE SET count = {table}.count + EXCLUDED.count"
+    )
+    parameters: list[Any] = [owner_id, month, requests]
+    if ceiling is not None:
+        sql += f" WHERE {table}.count + EXCLUDED.count <= %s"
+        parameters.append(ceiling)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " RETURNING count", parameters)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def usage_of(*, user: User, day: datetime.date | None = None) -> UsageCheck:

@@ -106,7 +106,8 @@ def run_start(
         execution.save()
         raise
     with transaction.atomic():
-        usage = usage_consume(project=component.project)
+        execution.save()
+        usage = usage_consume(project=component.project)  # last: it locks the owner's counter
         if not usage.allowed:
             raise RunError(
                 errors.QUOTA_EXCEEDED,
@@ -114,7 +115,6 @@ def run_start(
                 quota=usage.quota,
                 used=usage.used,
             )
-        execution.save()
         from components.tasks import run_component
 
         transaction.on_commit(lambda: run_component.delay(execution.pk))

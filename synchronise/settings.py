@@ -62,7 +62,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # ServeStatic (a maintained fork of WhiteNoise) is async-capable: with every middleware
+    # async-capable, async views (the webhook) never hold a thread while they wait.
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,6 +112,11 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # An explicit name keeps the servers and workers started by tests on the same database.
     _db["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", f"test_{_db['NAME']}")}
+    if not _db["CONN_MAX_AGE"] and env_int("DATABASE_POOL_SIZE", 8) > 0:
+        # ASGI runs each request's database work on a thread of its own, so Django's persistent
+        # connections would pile up per thread: the web keeps a psycopg pool instead. Celery
+        # worker processes swap it for one persistent connection (synchronise/celery.py).
+        _db["OPTIONS"] = {"pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 8), "timeout": 10}}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -158,6 +165,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery closes the database connection around every task unless told to reuse it; workers keep
+# theirs (synchronise/celery.py checks it between tasks instead).
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 if env_str("CELERY_KEY_PREFIX"):  # installations (or test runs) sharing one Redis keep their queues apart
@@ -342,13 +352,13 @@ else:
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns when it is missing; `collectstatic` fills it
+STATIC_ROOT.mkdir(exist_ok=True)  # ServeStatic warns when it is missing; `collectstatic` fills it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "servestatic.storage.CompressedStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+SERVESTATIC_USE_FINDERS = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -3,11 +3,13 @@ or REDIS_URL), and synchronous runs that wake when the worker finishes."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -130,6 +132,93 @@ def test_without_redis_it_polls_and_notify_does_not_raise(settings):
 def test_keys_are_kind_and_id():
     assert waits.key_for("execution", 7) == "execution-7"
     assert waits.key_for("workflow-execution", 3) == "workflow-execution-3"
+
+
+# --- Waiting on an event loop (async views) --------------------------------------------------------
+
+
+def run_async(main: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(main())
+
+
+def test_an_async_waiter_wakes_when_notified_and_shares_one_subscription(no_fallback):
+    done = threading.Event()
+    sent: list[float] = []
+
+    def finish() -> None:
+        done.set()
+        sent.append(time.monotonic())
+        waits.notify("thing-a1")
+
+    async def until() -> bool:
+        return done.is_set()
+
+    async def main() -> tuple[list[bool], int]:
+        thread = later(0.4, finish)
+        results = await asyncio.gather(*(waits.await_for("thing-a1", 10, until=until) for _ in range(20)))
+        thread.join()
+        listeners = {id(waits._listener(asyncio.get_running_loop()))}
+        return list(results), len(listeners)
+
+    results, listeners = run_async(main)
+    woke = time.monotonic()
+    assert results == [True] * 20
+    assert listeners == 1
+    assert woke - sent[0] < QUICK
+
+
+def test_an_async_waiter_is_not_woken_by_another_key_and_times_out(no_fallback):
+    looks: list[float] = []
+
+    async def until() -> bool:
+        looks.append(time.monotonic())
+        return False
+
+    async def main() -> bool:
+        thread = later(0.2, lambda: waits.notify("thing-a2"))
+        result = await waits.await_for("thing-a3", 0.8, until=until)
+        thread.join()
+        return result
+
+    started = time.monotonic()
+    assert run_async(main) is False
+    assert 0.75 < time.monotonic() - started < 3
+    assert len(looks) == 2  # once subscribed, once at the deadline: the other key woke nothing
+
+
+def test_an_async_waiter_polls_when_a_notification_is_lost():
+    done = threading.Event()
+
+    async def until() -> bool:
+        return done.is_set()
+
+    async def main() -> bool:
+        thread = later(0.1, done.set)  # changes the state, never notifies
+        result = await waits.await_for("thing-a4", 10, until=until, poll=0.2)
+        thread.join()
+        return result
+
+    started = time.monotonic()
+    assert run_async(main) is True
+    assert time.monotonic() - started < 1.0
+
+
+def test_an_async_waiter_without_redis_polls(settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{servers.free_port()}/0"  # nothing listens there
+    done = threading.Event()
+
+    async def until() -> bool:
+        return done.is_set()
+
+    async def main() -> bool:
+        thread = later(0.2, done.set)
+        result = await waits.await_for("thing-a5", 10, until=until, poll=0.1)
+        thread.join()
+        return result
+
+    started = time.monotonic()
+    assert run_async(main) is True
+    assert time.monotonic() - started < 2.0
 
 
 # --- Synchronous runs ------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ from workflows.models import (
 from workflows.services import interfaces_for, plan_for
 
 DRAFT = "draft"
+# What a synchronous caller is answered from (the rest of a finished row is not read again).
+ANSWER_FIELDS = ("status", "outputs", "error", "finished_at", "duration_ms")
 
 
 def _definition(workflow: Workflow, version: int | str | None) -> tuple[dict[str, Any], Any]:
@@ -130,7 +132,10 @@ def execution_start(
         raise
     try:
         with transaction.atomic():
-            usage = usage_consume(project=workflow.project)
+            execution.save()
+            if source is not None and restart_from:
+                _reuse_before(source, execution, restart_from)
+            usage = usage_consume(project=workflow.project)  # last: it locks the owner's counter
             if not usage.allowed:
                 raise RunError(
                     errors.QUOTA_EXCEEDED,
@@ -138,9 +143,6 @@ def execution_start(
                     quota=usage.quota,
                     used=usage.used,
                 )
-            execution.save()
-            if source is not None and restart_from:
-                _reuse_before(source, execution, restart_from)
             _dispatch_advance(execution)
             engine.announce(execution)
     except IntegrityError:
@@ -193,6 +195,22 @@ def execution_wait(execution: WorkflowExecution, *, timeout: float) -> WorkflowE
         return execution.is_finished
 
     waits.wait_for(engine.finished_key(execution.pk), timeout, until=finished)
+    return execution
+
+
+async def execution_await(execution: WorkflowExecution, *, timeout: float) -> WorkflowExecution:
+    """``execution_wait`` for async views: no thread or database connection is held while the
+    execution runs."""
+    from channels.db import database_sync_to_async
+
+    from synchronise.lib import waits
+
+    @database_sync_to_async  # the connection goes back to the pool after each look
+    def finished() -> bool:
+        execution.refresh_from_db(fields=ANSWER_FIELDS)
+        return execution.is_finished
+
+    await waits.await_for(engine.finished_key(execution.pk), timeout, until=finished)
     return execution
 
 

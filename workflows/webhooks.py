@@ -14,6 +14,7 @@ import logging
 from io import BytesIO
 from typing import Any, cast
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
@@ -129,7 +130,21 @@ def _answer(execution: WorkflowExecution, webhook: Webhook) -> JsonResponse:
 
 
 @csrf_exempt  # called by other servers, authenticated by the token (and the signature)
-def webhook(request: HttpRequest, workflow_id: int, token: str) -> HttpResponse:
+async def webhook(request: HttpRequest, workflow_id: int, token: str) -> HttpResponse:
+    # Async so that a call waiting for its execution holds no thread: the checks and the start
+    # run on a thread, which gives its database connection back before the wait, the wait on the
+    # event loop (runs.execution_await).
+    started = await database_sync_to_async(_start)(request, workflow_id, token)
+    if isinstance(started, HttpResponse):
+        return started
+    execution, found = started
+    if found.respond == Webhook.Respond.SYNC and not execution.is_finished:
+        execution = await runs.execution_await(execution, timeout=found.timeout_seconds)
+    return _answer(execution, found)
+
+
+def _start(request: HttpRequest, workflow_id: int, token: str) -> HttpResponse | tuple[WorkflowExecution, Webhook]:
+    """The refusal to answer, or the started execution and its webhook."""
     found = webhook_authenticate(workflow_id=workflow_id, token=token)
     if found is None:
         return _not_found()
@@ -167,9 +182,7 @@ def webhook(request: HttpRequest, workflow_id: int, token: str) -> HttpResponse:
         )
     except RunError as error:
         return JsonResponse(error.as_dict(), status=error.http_status)
-    if found.respond == Webhook.Respond.SYNC and not execution.is_finished:
-        execution = runs.execution_wait(execution, timeout=found.timeout_seconds)
-    return _answer(execution, found)
+    return execution, found
 
 
 def _check_signature(request: HttpRequest, found: Webhook, body: bytes) -> JsonResponse | None:

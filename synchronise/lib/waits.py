@@ -14,15 +14,18 @@ is ``<kind>-<id>`` (``execution-7``, ``workflow-execution-3``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -162,3 +165,113 @@ def _next_message(pubsub: redis.client.PubSub, until: float) -> bool:
 def _close(pubsub: redis.client.PubSub) -> None:
     with contextlib.suppress(redis.RedisError):
         pubsub.close()
+
+
+# --- Waiting on an event loop --------------------------------------------------------------------
+
+
+async def await_for(
+    key: str,
+    timeout: float,
+    *,
+    until: Callable[[], Awaitable[bool]],
+    poll: float | None = None,
+) -> bool:
+    """``wait_for`` for async code (an async view): True as soon as ``await until()`` is true,
+    looked at once the wake-ups are flowing, after each notification of ``key``, every ``poll``
+    seconds and at the deadline; False if it is still false after ``timeout`` seconds.
+
+    No connection per wait: each event loop has one listener, subscribed to every key of this
+    installation, that wakes the waiters of a key in this process."""
+    poll = FALLBACK_POLL_SECONDS if poll is None else poll
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    listener = _listener(loop)
+    woken = asyncio.Event()
+    listener.add(key, woken)
+    try:
+        await listener.ready(min(max(timeout, 0), SUBSCRIBE_TIMEOUT_SECONDS))
+        while True:
+            if await until():
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), min(remaining, poll))
+            woken.clear()
+    finally:
+        listener.discard(key, woken)
+
+
+class _Listener:
+    """One pattern subscription (``<prefix>:wait:*``) per event loop, read by a task that sets the
+    events of the keys it hears. While it is (re)connecting, waiters poll: a lost wake-up costs
+    latency, never correctness."""
+
+    def __init__(self) -> None:
+        self.waiters: dict[str, set[asyncio.Event]] = {}
+        self.subscribed = False
+        self.settled = asyncio.Event()  # set once the first connection is confirmed or has failed
+        self.prefix = _channel("")
+        self.task = asyncio.get_running_loop().create_task(self.listen(), name="waits-listener")
+
+    def add(self, key: str, event: asyncio.Event) -> None:
+        self.waiters.setdefault(key, set()).add(event)
+
+    def discard(self, key: str, event: asyncio.Event) -> None:
+        events = self.waiters.get(key)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self.waiters[key]
+
+    async def ready(self, timeout: float) -> bool:
+        """Whether the subscription is confirmed, waiting at most ``timeout`` seconds for it."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settled.wait(), timeout)
+        return self.subscribed
+
+    async def listen(self) -> None:
+        pattern = _glob_escape(self.prefix) + "*"
+        pause = 0.5
+        while True:
+            client = redis.asyncio.Redis.from_url(redis_url(), socket_connect_timeout=2)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.psubscribe(pattern)
+                    async for message in pubsub.listen():
+                        if message["type"] == "psubscribe":
+                            self.subscribed, pause = True, 0.5
+                            self.settled.set()
+                        elif message["type"] == "pmessage":
+                            key = message["channel"].decode()[len(self.prefix) :]
+                            for event in self.waiters.get(key, ()):
+                                event.set()
+            except (redis.RedisError, OSError) as error:
+                if pause == 0.5:  # once per outage
+                    logger.warning("the wake-up listener lost Redis, waiters poll meanwhile: %s", error)
+            finally:
+                self.subscribed = False
+                self.settled.set()
+                for events in self.waiters.values():  # look again now: something may have been missed
+                    for event in events:
+                        event.set()
+                with contextlib.suppress(redis.RedisError, OSError):
+                    await client.aclose()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+_listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Listener] = weakref.WeakKeyDictionary()
+
+
+def _listener(loop: asyncio.AbstractEventLoop) -> _Listener:
+    listener = _listeners.get(loop)
+    if listener is None or listener.task.done():
+        listener = _listeners[loop] = _Listener()
+    return listener
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)

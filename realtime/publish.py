@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import json
 import logging
 import os
 import threading
@@ -75,12 +76,59 @@ def updates_for(room: str, filters: Mapping[str, Any]) -> list[str]:
 
 
 def deliver(room: str, filters: Mapping[str, Any], recipients: list[int] | None) -> None:
-    """One message per server process (each one's hub fans out to its own sockets)."""
+    """One message per server process (each one's hub fans out to its own sockets), coalesced:
+    the same refresh asked for again within ``COALESCE_SECONDS`` is sent once, at the end of that
+    window (a workflow announces every step, a few milliseconds apart)."""
     layer = get_channel_layer()
     keys = updates_for(room, filters)
     if layer is None or not keys:
         return
-    _send(layer.group_send(HUBS_GROUP, {"type": "rt.update", "keys": keys, "recipients": recipients}))
+    message = {"type": "rt.update", "keys": keys, "recipients": recipients}
+    signature = json.dumps([keys, recipients])
+    now = time.monotonic()
+    with _coalesce_lock:  # decided here, so a coalesced refresh does not even wake the loop
+        if signature in _trailing:
+            return  # already due at the end of the window
+        last = _sent_at.get(signature)
+        wait = 0.0 if last is None else COALESCE_SECONDS - (now - last)
+        if wait > 0:
+            _trailing[signature] = message
+        else:
+            _sent_at[signature] = now
+            if len(_sent_at) > 10_000:
+                for old in [key for key, at in _sent_at.items() if now - at > COALESCE_SECONDS]:
+                    del _sent_at[old]
+    if wait > 0:
+        _send(_send_trailing(layer, signature, wait))
+    else:
+        _send(layer.group_send(HUBS_GROUP, message))
+
+
+COALESCE_SECONDS = 0.1
+_coalesce_lock = threading.Lock()
+_sent_at: dict[str, float] = {}  # when each refresh was last sent
+_trailing: dict[str, dict[str, Any]] = {}  # refreshes waiting for the end of their window
+
+
+def _forget_after_fork() -> None:
+    # The parent's loop holds the trailing sends; a forked child (a Celery pool process) starts clean.
+    global _coalesce_lock
+    _coalesce_lock = threading.Lock()
+    _sent_at.clear()
+    _trailing.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+async def _send_trailing(layer: Any, signature: str, delay: float) -> None:
+    """A refresh says "look again", so one sent after the last change covers every change before it."""
+    await asyncio.sleep(delay)
+    with _coalesce_lock:
+        message = _trailing.pop(signature, None)
+        _sent_at[signature] = time.monotonic()
+    if message is not None:
+        await layer.group_send(HUBS_GROUP, message)
 
 
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None
@@ -121,4 +169,10 @@ def _done(future: concurrent.futures.Future[None]) -> None:
 @atexit.register
 def _flush() -> None:
     """A process that ends (a management command) still sends what it published."""
+    with _coalesce_lock:
+        due_later = list(_trailing.values())
+        _trailing.clear()
+    layer = get_channel_layer()
+    for message in due_later:  # due at the end of their window: send them now
+        _send(layer.group_send(HUBS_GROUP, message))
     concurrent.futures.wait(list(_pending), timeout=2)

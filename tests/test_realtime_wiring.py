@@ -88,3 +88,50 @@ def test_it_rejects_non_staff(client, root, charlie):
     response = client.get("/superadmin/realtime/realtimesubscription/export/")
     assert response.status_code in (302, 403)
     assert response.get("Content-Type") != "application/json"
+
+
+def test_the_same_refresh_asked_for_in_a_burst_is_sent_twice_the_last_after_the_burst(db):
+    """A workflow announces every step: a burst of identical refreshes becomes one message at once
+    and one at the end of the window; a different refresh is not held back."""
+    import asyncio
+    import time
+
+    from channels.layers import get_channel_layer
+    from django.db import connection
+
+    from realtime import publish
+    from realtime.hub import HUBS_GROUP
+
+    layer = get_channel_layer()
+
+    def burst() -> None:
+        try:
+            for _ in range(20):
+                publish.deliver("createOrUpdateProject", {"id": 7}, [1])
+            publish.deliver("createOrUpdateProject", {"id": 8}, [1])
+        finally:
+            connection.close()  # this thread's
+
+    async def main() -> list[tuple[float, list[str]]]:
+        channel = await layer.new_channel()
+        await layer.group_add(HUBS_GROUP, channel)
+        try:
+            started = time.monotonic()
+            await asyncio.to_thread(burst)  # as a worker does, from a plain thread
+            received = []
+            while True:
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), 1.0)
+                except TimeoutError:
+                    return received
+                received.append((time.monotonic() - started, message["keys"]))
+        finally:
+            await layer.group_discard(HUBS_GROUP, channel)
+
+    received = asyncio.run(main())
+    seven = [at for at, keys in received if subscription_key("getProject", {"id": 7}) in keys]
+    eight = [at for at, keys in received if subscription_key("getProject", {"id": 8}) in keys]
+    assert len(seven) == 2
+    assert seven[1] >= publish.COALESCE_SECONDS * 0.9  # the trailing one, after the window
+    assert len(eight) == 1
+    assert eight[0] < seven[1]  # not held back by the burst of another refresh

@@ -3,6 +3,8 @@ that adds a query per step shows up here before it shows up in bench/workflows.p
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.factories import make_component, make_workflow
@@ -36,15 +38,20 @@ def test_a_step_in_a_chain_costs_a_fixed_number_of_queries(  # type: ignore[no-u
     execution = runs.execution_start(workflow=workflow, inputs={}, user=alice)
     following = engine.advance(execution.pk, claim=True)  # admits it and leases s0 to this process
     assert following.claimed is not None
-    following = engine.run_claimed(following.claimed)  # s0: warms the per-process caches
+    credentials: dict[int, Any] = {}  # what a chain of steps run inline shares (workflows/tasks.py)
+    following = engine.run_claimed(following.claimed, credentials=credentials)  # s0: warms the caches
     assert following.claimed is not None
     assert following.claimed.step == "s1"
-    # s1: the lock, the result, the step runs, the next step run (created leased), the credentials,
-    # and the savepoint around them (a transaction of its own outside this test)
+    assert credentials == {project.pk: {}}  # read by s0, once for the chain
+    # s1: the lock, the result, the step runs, the next step run (created leased), and the savepoint
+    # around them (a transaction of its own outside this test); the credentials come from s0
+    with django_assert_num_queries(6):
+        following = engine.run_claimed(following.claimed, credentials=credentials)
+    assert following.claimed.step == "s2"
+    # without a chain, a step reads the credentials itself
     with django_assert_num_queries(7):
         following = engine.run_claimed(following.claimed)
-    assert following.claimed.step == "s2"
-    following = engine.run_claimed(engine.run_claimed(following.claimed).claimed)
+    following = engine.run_claimed(following.claimed)
     assert following.claimed is None
     execution.refresh_from_db()
     assert execution.status == Status.SUCCEEDED

@@ -259,7 +259,8 @@ def _members(project_id: int) -> list[int]:
 
 def _lock(execution_id: int) -> WorkflowExecution | None:
     """The execution, locked until the end of the transaction (others advancing it wait)."""
-    found = list(WorkflowExecution.objects.select_for_update().filter(pk=execution_id))
+    # Without the plan: plan_of has it parsed already (one plan per version, read once a process).
+    found = list(WorkflowExecution.objects.select_for_update().filter(pk=execution_id).defer("plan"))
     return found[0] if found else None
 
 
@@ -607,9 +608,12 @@ def _project(project_id: int) -> Any:
     return _cached("project", project_id, lambda: Project.objects.get(pk=project_id))
 
 
-def run_claimed(row: StepRun) -> Next:
+def run_claimed(row: StepRun, *, credentials: dict[int, Any] | None = None) -> Next:
     """Run a step run leased to this worker, then in one transaction record its result (and a
-    retry, if the policy says so) and advance the execution; returns what to run next."""
+    retry, if the policy says so) and advance the execution; returns what to run next.
+
+    ``credentials``: the project credentials read by earlier steps of the same chain (by project
+    id), reused and filled in, so a chain of steps run inline reads them once, not once a step."""
     execution = row.execution
     step = plan_of(execution).by_id[row.step]
     started = time.perf_counter()
@@ -625,6 +629,7 @@ def run_claimed(row: StepRun) -> Next:
             idempotency_key=row.idempotency_key,
             wall_seconds=step.timeout,
             limits=_limits(execution, step),
+            secrets=credentials.get(execution.project_id) if credentials is not None else None,
         )
         outputs = invoke(invocation)
     except ComponentVersion.DoesNotExist:
@@ -635,6 +640,8 @@ def run_claimed(row: StepRun) -> Next:
         logger.exception("step run %s failed unexpectedly", row.pk)
         error = {"code": errors.EXECUTION_FAILED, "message": "the step failed unexpectedly"}
     duration = round((time.perf_counter() - started) * 1000, 3)
+    if credentials is not None and invocation is not None and invocation.secrets is not None:
+        credentials[execution.project_id] = invocation.secrets
     with transaction.atomic():
         locked = _lock(execution.pk)  # serialise with advances and cancels of the same execution
         status = StepStatus.SUCCEEDED

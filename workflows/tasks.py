@@ -10,6 +10,7 @@ workflow cannot starve the others.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import redis
 from celery import current_app, shared_task
@@ -35,6 +36,7 @@ def _continue(following: engine.Next) -> None:
     """Run the step run the engine leased to this worker, inline, and the ones after it; send the
     others to the broker for idle workers."""
     started = time.monotonic()
+    credentials: dict[int, Any] = {}  # read once for the whole chain (engine.run_claimed)
     while True:
         for step_run_id in following.others:
             run_step.delay(step_run_id)
@@ -44,7 +46,7 @@ def _continue(following: engine.Next) -> None:
             if engine.release(following.claimed):
                 run_step.delay(following.claimed.pk)
             return
-        following = engine.run_claimed(following.claimed)
+        following = engine.run_claimed(following.claimed, credentials=credentials)
 
 
 @shared_task(name="workflows.advance", acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -57,6 +57,35 @@ def wait(execution: WorkflowExecution, timeout: float = 30) -> WorkflowExecution
     return runs.execution_wait(execution, timeout=timeout)
 
 
+def test_workers_keep_their_database_connection_from_task_to_task(workers, alice, project, adder) -> None:  # type: ignore[no-untyped-def]
+    """Celery closes the connection around every task unless told not to (synchronise/celery.py):
+    on PostgreSQL that is a new server process per task. Counted by the server's own statistics."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL sessions")
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        steps=[{"id": "one", "component": adder.pk, "inputs": {"a": 1, "b": 2}}],
+        outputs=[{"name": "sum", "value": "{{ steps.one.output.sum }}", **NUMBER}],
+    )
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+            return int(cursor.fetchone()[0])
+
+    warm_up = [runs.execution_start(workflow=workflow, inputs={}, user=alice) for _ in range(4)]
+    assert all(wait(execution).status == Status.SUCCEEDED for execution in warm_up)
+    before = sessions()
+    for _ in range(10):
+        assert wait(runs.execution_start(workflow=workflow, inputs={}, user=alice)).status == Status.SUCCEEDED
+    time.sleep(1.5)  # a backend's statistics reach the others within a second
+    assert sessions() - before < 5  # one per task (10 or more) before the fix
+
+
 def test_a_linear_workflow_runs_each_step_once_and_maps_outputs(workers, alice, project, adder) -> None:  # type: ignore[no-untyped-def]
     workflow = make_workflow(
         project=project,

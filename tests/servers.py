@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -113,6 +115,10 @@ def celery_worker(*, beat: bool = False, name: str = "", **env: str) -> Iterator
         yield process
     finally:
         stop(process)
+        # A pool process still busy when its parent gave up (or was killed) would live on, with
+        # its persistent database connection: nothing of the worker outlives the test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @contextmanager

@@ -57,3 +57,51 @@ def test_a_step_in_a_chain_costs_a_fixed_number_of_queries(  # type: ignore[no-u
     assert execution.status == Status.SUCCEEDED
     assert execution.outputs == {"n": 4}
     assert StepRun.objects.filter(execution=execution, status=StepStatus.SUCCEEDED).count() == 4
+
+
+@pytest.mark.django_db
+def test_a_cached_plan_follows_new_component_versions(alice, project) -> None:  # type: ignore[no-untyped-def]
+    """Starts reuse a published version's checked plan while its steps resolve to the same
+    component versions; a newly published version makes a new plan at once."""
+    from components import services as component_services
+    from workflows import definition as definitions
+    from workflows.services import interfaces_for, resolved_versions
+
+    latest = make_component(project=project, actor=alice, name="Latest")
+    pinned = make_component(project=project, actor=alice, name="Pinned")
+    component_services.component_publish(component=pinned, actor=alice)  # version 2
+    unpublished = make_component(project=project, actor=alice, name="Draft", publish=False)
+    steps = [
+        {"id": "a", "component": latest.pk, "inputs": {}},
+        {"id": "b", "component": pinned.pk, "version": 1, "inputs": {}},
+    ]
+    workflow = make_workflow(project=project, actor=alice, steps=steps)
+
+    def version_of(execution, step: str) -> int:  # type: ignore[no-untyped-def]
+        return next(s["version_id"] for s in execution.plan["steps"] if s["id"] == step)
+
+    first = runs.execution_start(workflow=workflow, inputs={}, user=alice)
+    again = runs.execution_start(workflow=workflow, inputs={}, user=alice)
+    assert version_of(first, "a") == version_of(again, "a") == latest.versions.get(number=1).pk
+    assert version_of(first, "b") == pinned.versions.get(number=1).pk
+    newer = component_services.component_publish(component=latest, actor=alice)
+    after = runs.execution_start(workflow=workflow, inputs={}, user=alice)
+    assert version_of(after, "a") == newer.pk
+    assert version_of(after, "b") == pinned.versions.get(number=1).pk  # pinned stays
+
+    # The light resolution agrees with the full one, including the cases a plan never holds.
+    parsed = definitions.parse(
+        definitions.clean(
+            {
+                "steps": [
+                    *steps,
+                    {"id": "c", "component": unpublished.pk, "inputs": {}},
+                    {"id": "d", "component": pinned.pk, "version": 7, "inputs": {}},
+                    {"id": "e", "component": 999_999, "inputs": {}},
+                ]
+            }
+        )
+    )
+    full = interfaces_for(project, parsed)
+    expected = tuple(sorted((c, v or 0, i.version_id or 0 if i else -1) for (c, v), i in full.items()))
+    assert resolved_versions(project, parsed) == expected

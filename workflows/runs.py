@@ -30,7 +30,7 @@ from workflows.models import (
     WorkflowExecution,
     WorkflowVersion,
 )
-from workflows.services import interfaces_for, plan_for
+from workflows.services import plan_for, resolved_versions
 
 DRAFT = "draft"
 # What a synchronous caller is answered from (the rest of a finished row is not read again).
@@ -67,9 +67,7 @@ def _plan(workflow: Workflow, definition: dict[str, Any], version: WorkflowVersi
     parsed = _parsed_versions.get(version.pk)
     if parsed is None:
         parsed = _parsed_versions[version.pk] = definitions.parse(definitions.clean(version.definition))
-    interfaces = interfaces_for(workflow.project, parsed)
-    resolved = tuple(sorted((c, v or 0, i.version_id or 0 if i else -1) for (c, v), i in interfaces.items()))
-    key = (version.pk, resolved)
+    key = (version.pk, resolved_versions(workflow.project, parsed))
     found = _plans.get(key)
     if found is None:
         if len(_plans) > 1000:

@@ -408,6 +408,8 @@ SANDBOX_ALLOW_UNSAFE = env_bool("SANDBOX_ALLOW_UNSAFE", False)
 # The zygote runs inside bubblewrap's namespaces: "auto" when bwrap is on PATH and starts (else one
 # warning), "off"/"0" never, "required"/"1" refuses every run (error 123) when it cannot be used.
 SANDBOX_BWRAP = env_choice("SANDBOX_BWRAP", ("auto", "off", "0", "required", "1"), "auto")
+# Children forked and confined ahead of their job, per worker process (each idle one costs ~1 MB).
+SANDBOX_SPARES = env_int("SANDBOX_SPARES", 2)
 SANDBOX_WALL_SECONDS = env_int("SANDBOX_WALL_SECONDS", 20)
 SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 10)
 SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 256)

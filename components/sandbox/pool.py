@@ -186,6 +186,7 @@ class Pool:
         allow_unsafe: bool = False,
         bwrap: str = "auto",
         start_timeout: float = 20.0,
+        spares: int = 2,
         _testing_disable: tuple[str, ...] = (),
     ) -> None:
         if bwrap not in BWRAP_MODES:
@@ -197,6 +198,7 @@ class Pool:
         self.bwrap = BWRAP_MODES[bwrap]
         self._bwrap_problem = ""  # why "auto" runs without bwrap (found once, then not tried again)
         self.start_timeout = start_timeout
+        self.spares = max(1, spares)  # children kept forked and confined, waiting for a job
         self._testing_disable = _testing_disable
         self.owner_pid = os.getpid()
         self.layers: dict[str, Any] = {}
@@ -226,6 +228,7 @@ class Pool:
             gid=int(_setting("SANDBOX_GID", 65534)),
             allow_unsafe=bool(_setting("SANDBOX_ALLOW_UNSAFE", False)),
             bwrap=str(_setting("SANDBOX_BWRAP", "auto")),
+            spares=int(_setting("SANDBOX_SPARES", 2)),
         )
 
     # -- the zygote ---------------------------------------------------------------------------------
@@ -485,12 +488,13 @@ class Pool:
             raise SandboxUnavailable("the sandbox zygote keeps dying")
 
     def _prepare_spare(self) -> None:
-        """Have the next child forked and confined while the caller gets on with the outcome."""
+        """Have the next children forked and confined while the caller gets on with the outcome.
+        More than one: a child takes ~2 ms to fork and confine, longer than a worker's database
+        work between two steps, so with one spare a chain of steps would often wait for it."""
         with self._lock:
-            if self._control is None or self._spares or self._awaiting:
-                return
             try:
-                self._request_fork()
+                while self._control is not None and len(self._spares) + len(self._awaiting) < self.spares:
+                    self._request_fork()
             except _ZygoteGone:
                 self._stop()
 

@@ -46,6 +46,7 @@ from components.models import ComponentVersion
 from components.types import check_outputs, coerce_inputs
 from synchronise.lib.events import publish_change
 from workflows import definition as definitions
+from workflows import statements
 from workflows.definition import WORKER_LOST, Definition, Step
 from workflows.expressions import TemplateProblem, evaluate, truthy
 from workflows.models import (
@@ -61,7 +62,6 @@ logger = logging.getLogger(__name__)
 ACTIVE = (StepStatus.PENDING, StepStatus.WAITING, StepStatus.QUEUED, StepStatus.RUNNING)
 BAD_BINDING = errors.INCORRECT_INPUT
 MAX_INTERRUPTIONS = 3  # a step whose worker died this many times fails instead of being retried
-LIGHT_FIELDS = ("id", "step", "item", "items", "attempt", "status", "error")
 
 
 @dataclass
@@ -258,10 +258,9 @@ def _members(project_id: int) -> list[int]:
 
 
 def _lock(execution_id: int) -> WorkflowExecution | None:
-    """The execution, locked until the end of the transaction (others advancing it wait)."""
-    # Without the plan: plan_of has it parsed already (one plan per version, read once a process).
-    found = list(WorkflowExecution.objects.select_for_update().filter(pk=execution_id).defer("plan"))
-    return found[0] if found else None
+    """The execution, locked until the end of the transaction (others advancing it wait). Without
+    its plan: ``plan_of`` has it parsed already (one plan per version, read once a process)."""
+    return statements.lock_execution(execution_id)
 
 
 def _admit(execution: WorkflowExecution) -> bool:
@@ -315,7 +314,7 @@ def _advance_locked(
         _finish(execution, Status.TIMED_OUT, error={"code": errors.WALL_TIME, "message": "the execution timed out"})
         return Next()
     definition = plan_of(execution)
-    rows = list(StepRun.objects.filter(execution=execution).values(*LIGHT_FIELDS))
+    rows = statements.step_rows(execution.pk)
     states = _states(definition, rows)
     if _stopped_by_failure(execution, definition, states):
         return Next()
@@ -332,7 +331,7 @@ def _advance_locked(
             progressed = True
             lease_to = worker_id() if claim and claimed is None else ""
             new_rows = _start_step(execution, step, context, skip=decision == "skip", lease_to=lease_to)
-            rows += [{name: getattr(row, name) for name in LIGHT_FIELDS} for row in new_rows]
+            rows += [{name: getattr(row, name) for name in statements.LIGHT_FIELDS} for row in new_rows]
             if lease_to and new_rows and new_rows[0].status == StepStatus.RUNNING:
                 claimed = new_rows[0]
                 claimed.execution = execution
@@ -647,15 +646,15 @@ def run_claimed(row: StepRun, *, credentials: dict[int, Any] | None = None) -> N
         status = StepStatus.SUCCEEDED
         if error is not None:
             status = StepStatus.TIMED_OUT if error.get("code") == errors.WALL_TIME else StepStatus.FAILED
-        recorded = StepRun.objects.filter(pk=row.pk, status=StepStatus.RUNNING, lease_owner=row.lease_owner).update(
+        recorded = statements.record_result(
+            row.pk,
+            held_by=row.lease_owner,
             status=status,
             outputs=outputs or {},
             error=error,
             logs=invocation.logs if invocation else [],
             finished_at=timezone.now(),
             duration_ms=duration,
-            lease_owner="",
-            lease_expires_at=None,
         )
         if not recorded or locked is None:  # cancelled, timed out or reclaimed meanwhile: dropped
             return Next()

@@ -234,8 +234,9 @@ class Project(models.Model):
         return self.name
 
     def owner(self) -> User | None:
-        membership = self.memberships.filter(permission=Permission.OWN).select_related("user__plan").first()
-        return membership.user if membership else None
+        # One owner per project: no ORDER BY to build or run.
+        found = self.memberships.filter(permission=Permission.OWN).select_related("user__plan").order_by()[:1]
+        return found[0].user if found else None
 
     def permission_of(self, user: User | AnonymousUser) -> str | None:
         if not user.is_authenticated:

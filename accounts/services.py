@@ -431,14 +431,17 @@ class UsageCheck:
         return None if self.quota == Plan.UNLIMITED else max(self.quota - self.used, 0)
 
 
-def usage_consume(*, project: Project, requests: int = 1, day: datetime.date | None = None) -> UsageCheck:
+def usage_consume(
+    *, project: Project, requests: int = 1, day: datetime.date | None = None, owner: User | None = None
+) -> UsageCheck:
     """Check the project owner's monthly quota and count ``requests`` against it, atomically.
+    ``owner``: the project's owner with its plan, when the caller has just read it (saves a query).
 
     The check and the increment are one conditional upsert, so concurrent callers can never
     overshoot the quota. Nothing is counted when the answer is "not allowed". Called inside the
     caller's transaction, the owner's counter stays locked until it commits: call it last.
     """
-    owner = project.owner()
+    owner = owner or project.owner()
     if owner is None:
         return UsageCheck(allowed=False, used=0, quota=0)
     month = month_start(day)

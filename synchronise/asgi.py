@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django (webhooks around its middleware), WebSockets through Channels."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from django.core.cache import caches  # noqa: E402
 
 from realtime.origin import OriginPolicy  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+from workflows.webhook_asgi import WebhookFastPath  # noqa: E402
 
 # Django keeps cache clients per async context, and every WebSocket reads its session through
 # the cache (with REDIS_URL): without this, each open socket keeps a client of its own (a dozen
@@ -25,7 +26,7 @@ caches["default"]
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": WebhookFastPath(django_asgi_app),  # /hooks/… around the middleware (see there)
         "websocket": OriginPolicy(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

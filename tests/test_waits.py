@@ -221,6 +221,101 @@ def test_an_async_waiter_without_redis_polls(settings):
     assert time.monotonic() - started < 2.0
 
 
+def test_a_notification_heard_before_the_waiter_came_settles_it_without_a_look(no_fallback):
+    """``since``: what the listener heard after the mark is the waiter's, even if it came before
+    the waiter did (the run ended before its starter got back); ``settle`` reads its message."""
+    looks: list[float] = []
+
+    async def until() -> bool:
+        looks.append(time.monotonic())
+        return False
+
+    async def main() -> tuple[bool, list[bytes]]:
+        await waits.await_for("thing-warm", 0.05, until=until)  # the listener is up and subscribed
+        mark = waits.mark()
+        waits.notify("thing-m1", b'{"answer": 42}')
+        await asyncio.sleep(0.2)  # heard, with nobody waiting yet
+        settled: list[bytes] = []
+        result = await waits.await_for(
+            "thing-m1", 5, until=until, since=mark, settle=lambda message: settled.append(message) or True
+        )
+        return result, settled
+
+    looks.clear()
+    result, settled = run_async(main)
+    assert result is True
+    assert settled == [b'{"answer": 42}']
+    assert len(looks) == 2  # both from the warm-up wait: none for the settled one
+
+
+def test_with_a_mark_and_no_notification_the_first_look_is_skipped_but_polling_is_not(no_fallback):
+    looks: list[float] = []
+
+    async def until() -> bool:
+        looks.append(time.monotonic())
+        return len(looks) >= 1
+
+    async def main() -> tuple[bool, float]:
+        await waits.await_for("thing-warm2", 0.05, until=lambda: asyncio.sleep(0, False))
+        mark = waits.mark()
+        started = time.monotonic()
+        result = await waits.await_for("thing-m2", 5, until=until, poll=0.3, since=mark)
+        return result, started
+
+    result, started = run_async(main)
+    assert result is True
+    assert len(looks) == 1
+    assert looks[0] - started >= 0.25  # not looked at once: at the first poll
+
+
+def test_an_old_notification_or_a_bare_wake_up_is_not_taken_for_an_answer(no_fallback):
+    """A message heard before the mark (an earlier thing with the same key) is ignored; a message
+    ``settle`` refuses makes the waiter look at the source of truth instead."""
+    done = threading.Event()
+
+    async def until() -> bool:
+        return done.is_set()
+
+    async def main() -> tuple[bool, list[bytes]]:
+        await waits.await_for("thing-warm3", 0.05, until=lambda: asyncio.sleep(0, False))
+        waits.notify("thing-m3", b"old")
+        await asyncio.sleep(0.2)
+        mark = waits.mark()
+        offered: list[bytes] = []
+
+        def finish() -> None:
+            done.set()
+            waits.notify("thing-m3", b"1")
+
+        thread = later(0.2, finish)
+        result = await waits.await_for(
+            "thing-m3", 5, until=until, since=mark, settle=lambda m: offered.append(m) or False
+        )
+        thread.join()
+        return result, offered
+
+    started = time.monotonic()
+    result, offered = run_async(main)
+    assert result is True
+    assert b"old" not in offered
+    assert offered == [b"1"]
+    assert time.monotonic() - started < 1.5  # woken by the bare wake-up, not by a poll
+
+
+def test_a_message_too_long_for_a_notification_is_sent_as_a_bare_wake_up(no_fallback):
+    async def main() -> list[bytes]:
+        await waits.await_for("thing-warm4", 0.05, until=lambda: asyncio.sleep(0, False))
+        mark = waits.mark()
+        waits.notify("thing-m4", b"x" * (waits.MAX_MESSAGE_BYTES + 1))
+        offered: list[bytes] = []
+        await waits.await_for(
+            "thing-m4", 2, until=lambda: asyncio.sleep(0, True), since=mark, settle=lambda m: offered.append(m) or False
+        )
+        return offered
+
+    assert run_async(main) == [b"1"]
+
+
 # --- Synchronous runs ------------------------------------------------------------------------------
 
 

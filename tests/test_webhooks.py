@@ -331,6 +331,57 @@ def test_a_webhook_is_csrf_exempt(alice, greeter) -> None:  # type: ignore[no-un
     assert strict.post(path, data=json.dumps({"name": "x"}), content_type="application/json").status_code == 202
 
 
+# --- Over HTTP: the ASGI server's fast path (workflows/webhook_asgi.py) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with django_db_blocker.unblock(), servers.asgi_server() as url:
+        yield url
+
+
+def test_over_http_a_webhook_answers_around_the_middleware(web: str, alice, greeter) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    path = hook(greeter, alice, timeout_seconds=20)
+    response = requests.post(web + path + "?source=http", json={"name": "Ada"}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["greeting"] == "Hello Ada"
+    assert response.json()["seen"] == {"query": {"source": "http"}}
+    execution = WorkflowExecution.objects.get(pk=int(response.headers["X-Synchronise-Execution"]))
+    assert (execution.status, execution.trigger) == (Status.SUCCEEDED, Trigger.WEBHOOK)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert int(response.headers["Content-Length"]) == len(response.content)
+    # What only the middleware adds: absent here, present on any other path (which Django serves).
+    for header in ("X-Frame-Options", "Set-Cookie", "Vary"):
+        assert header not in response.headers
+    assert requests.get(web + "/healthz", timeout=10).headers["X-Frame-Options"] == "DENY"
+
+
+def test_over_http_the_checks_keep_their_order(web: str, alice, greeter) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    from workflows.webhooks import MAX_BODY_BYTES
+
+    path = hook(greeter, alice, respond="accepted")
+    too_big = b"x" * (MAX_BODY_BYTES + 1)
+    wrong = path.rsplit("/", 1)[0] + "/wrong-token"
+    assert requests.post(web + wrong, data=too_big, timeout=10).status_code == 404  # the token comes first
+    refused = requests.get(web + path, timeout=10)
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "POST")
+    assert requests.post(web + path, data=too_big, timeout=10).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the cap is counted as the body arrives
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"y" * 65536
+
+    assert requests.post(web + path, data=chunks(), timeout=10).status_code == 413
+    assert not WorkflowExecution.objects.exists()
+    accepted = requests.post(web + path, data={"name": "Ada"}, timeout=10)
+    assert accepted.status_code == 202
+    assert WorkflowExecution.objects.get().inputs["name"] == "Ada"
+
+
 # --- The settings API ----------------------------------------------------------------------------
 
 

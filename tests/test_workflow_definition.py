@@ -234,3 +234,19 @@ def test_components_of_another_project_cannot_be_steps(alice, charlie, project) 
 )
 def test_type_compatibility(source, target, expected) -> None:  # type: ignore[no-untyped-def]
     assert compatible(source, target) is expected
+
+
+def test_the_steps_the_outputs_read_are_known_when_their_names_are_literal() -> None:
+    from workflows import definition as definitions
+
+    def sources(*outputs: dict[str, object]) -> set[str] | None:
+        steps = [{"id": name, "component": 1, "inputs": {}} for name in ("a", "b", "c")]
+        return definitions.parse(definitions.clean({"steps": steps, "outputs": list(outputs)})).output_sources
+
+    assert sources(
+        {"name": "one", "value": "{{ steps.a.output.n + 1 }}"},
+        {"name": "two", "value": {"nested": ["{{ steps.b.output }}", "literal"]}},
+        {"name": "three", "value": "{{ input.x }}"},
+    ) == {"a", "b"}
+    assert sources({"name": "none", "value": 3}) == set()
+    assert sources({"name": "any", "value": "{{ steps[input.which].output.n }}"}) is None  # could be any step

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypedDict
 
 from django.core.exceptions import ValidationError
@@ -203,6 +204,18 @@ class Definition:
         if step.id in self.handlers:
             found.add(self.handlers[step.id])
         found.discard(step.id)
+        return found
+
+    @cached_property
+    def output_sources(self) -> set[str] | None:
+        """The steps the outputs read, or None when that cannot be told (a name that is not literal)."""
+        found: set[str] = set()
+        for output in self.outputs:
+            for ref in _refs(output.value):  # a binding that does not parse fails when evaluated
+                if ref.kind == "step":
+                    if not ref.parts:
+                        return None
+                    found.add(ref.parts[0])
         return found
 
     def dependents(self, step_id: str) -> set[str]:

@@ -34,9 +34,11 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.services import member_ids
 from components import errors
@@ -50,6 +52,7 @@ from workflows import statements
 from workflows.definition import WORKER_LOST, Definition, Step
 from workflows.expressions import TemplateProblem, evaluate, truthy
 from workflows.models import (
+    FINISHED,
     STEP_DONE,
     Status,
     StepRun,
@@ -480,7 +483,8 @@ def _promote_pending(definition: Definition, states: dict[str, StepState]) -> li
 
 def _complete(execution: WorkflowExecution, definition: Definition, context: _Context) -> None:
     """Every step settled: map the outputs and finish."""
-    context.load(definition.by_id)
+    sources = definition.output_sources
+    context.load(definition.by_id if sources is None else sources & definition.by_id.keys())
     names = context.names()
     outputs: dict[str, Any] = {}
     specs = []
@@ -499,7 +503,7 @@ def _complete(execution: WorkflowExecution, definition: Definition, context: _Co
     except RunError as error:
         _finish(execution, Status.FAILED, error=error.as_dict())
         return
-    _finish(execution, Status.SUCCEEDED, outputs=outputs)
+    _finish(execution, Status.SUCCEEDED, outputs=outputs, settled=True)
 
 
 def _finish(
@@ -508,9 +512,11 @@ def _finish(
     *,
     outputs: dict[str, Any] | None = None,
     error: dict[str, Any] | None = None,
+    settled: bool = False,
 ) -> None:
-    """Record the end of the execution, stop its step runs that have not finished, bound what is
-    stored, and wake whoever waits for it or for a slot (after commit)."""
+    """Record the end of the execution, stop its step runs that have not finished (none has when
+    every step is ``settled``), bound what is stored, and wake whoever waits for it or for a slot
+    (after commit)."""
     now = timezone.now()
     started = execution.started_at or now
     execution.status, execution.outputs, execution.error = status, outputs or {}, error
@@ -524,20 +530,52 @@ def _finish(
         finished_at=now,
         duration_ms=execution.duration_ms,
     )
-    StepRun.objects.filter(execution=execution, status__in=ACTIVE).update(
-        status=StepStatus.CANCELLED, finished_at=now, lease_owner=""
-    )
+    if not settled:
+        StepRun.objects.filter(execution=execution, status__in=ACTIVE).update(
+            status=StepStatus.CANCELLED, finished_at=now, lease_owner=""
+        )
     from workflows.storage import bound_payloads
 
     bound_payloads(execution)
     announce(execution)
-    transaction.on_commit(lambda: _after_finish(execution.pk, execution.workflow_id), robust=True)
+    message = answer_message(execution)
+    workflow = execution.workflow
+    limited = bool(workflow.concurrency_limit or workflow.rate_limit_per_minute)
+    transaction.on_commit(
+        lambda: _after_finish(execution.pk, execution.workflow_id, message, limited=limited), robust=True
+    )
 
 
-def _after_finish(execution_id: int, workflow_id: int) -> None:
+ANSWER_FIELDS = ("status", "outputs", "error", "finished_at", "duration_ms")
+
+
+def answer_message(execution: WorkflowExecution) -> bytes:
+    """What a synchronous caller is answered from, for the notification that the execution ended
+    (``runs.execution_await``): one too long for a notification is read from the row instead."""
+    answer = {name: getattr(execution, name) for name in ANSWER_FIELDS}
+    return json.dumps(answer, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def read_answer(message: bytes) -> dict[str, Any] | None:
+    """The fields of ``answer_message``, or None for a message that is not one (a bare wake-up)."""
+    try:
+        answer = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict) or answer.get("status") not in FINISHED or set(answer) != set(ANSWER_FIELDS):
+        return None
+    answer["finished_at"] = parse_datetime(answer["finished_at"]) if answer["finished_at"] else None
+    return answer
+
+
+def _after_finish(execution_id: int, workflow_id: int, message: bytes = b"1", *, limited: bool = True) -> None:
+    """Wake whoever waits for the execution, and the next execution of a workflow with limits
+    (``limited``) that waits for a slot."""
     from workflows.tasks import advance_execution
 
-    notify_finished(execution_id)
+    notify_finished(execution_id, message)
+    if not limited:
+        return  # no execution of this workflow waits for a slot: each has its own advance message
     waiting = (
         WorkflowExecution.objects.filter(workflow_id=workflow_id, status=Status.QUEUED)
         .order_by("pk")
@@ -548,10 +586,10 @@ def _after_finish(execution_id: int, workflow_id: int) -> None:
         advance_execution.delay(waiting)
 
 
-def notify_finished(execution_id: int) -> None:
+def notify_finished(execution_id: int, message: bytes = b"1") -> None:
     from synchronise.lib import waits
 
-    waits.notify(finished_key(execution_id))
+    waits.notify(finished_key(execution_id), message)
 
 
 def finished_key(execution_id: int) -> str:

@@ -18,6 +18,7 @@ from accounts.services import require_permission, usage_consume
 from components import errors
 from components.errors import RunError
 from components.types import coerce_inputs
+from synchronise.lib import waits
 from workflows import definition as definitions
 from workflows import engine
 from workflows.models import (
@@ -34,7 +35,7 @@ from workflows.services import plan_for, resolved_versions
 
 DRAFT = "draft"
 # What a synchronous caller is answered from (the rest of a finished row is not read again).
-ANSWER_FIELDS = ("status", "outputs", "error", "finished_at", "duration_ms")
+ANSWER_FIELDS = engine.ANSWER_FIELDS
 
 
 def _definition(workflow: Workflow, version: int | str | None) -> tuple[dict[str, Any], Any]:
@@ -89,8 +90,10 @@ def execution_start(
     source: WorkflowExecution | None = None,
     restart_from: str = "",
     plan: dict[str, Any] | None = None,
+    owner: User | None = None,
 ) -> WorkflowExecution:
     """A queued execution, or the existing one when ``idempotency_key`` was seen for this workflow.
+    ``owner``: the project's owner, when the caller has read it already (the webhook's rate limit).
 
     Raises ``RunError``: 101/102 for bad inputs (recorded as a failed execution, not counted),
     104 for an unknown version, 105 for a definition with problems, 108 when over quota.
@@ -133,7 +136,7 @@ def execution_start(
             execution.save()
             if source is not None and restart_from:
                 _reuse_before(source, execution, restart_from)
-            usage = usage_consume(project=workflow.project)  # last: it locks the owner's counter
+            usage = usage_consume(project=workflow.project, owner=owner)  # last: it locks the owner's counter
             if not usage.allowed:
                 raise RunError(
                     errors.QUOTA_EXCEEDED,
@@ -186,7 +189,6 @@ def _dispatch_advance(execution: WorkflowExecution) -> None:
 
 def execution_wait(execution: WorkflowExecution, *, timeout: float) -> WorkflowExecution:
     """The execution once finished, or as it stands after ``timeout`` seconds."""
-    from synchronise.lib import waits
 
     def finished() -> bool:
         execution.refresh_from_db()
@@ -196,19 +198,29 @@ def execution_wait(execution: WorkflowExecution, *, timeout: float) -> WorkflowE
     return execution
 
 
-async def execution_await(execution: WorkflowExecution, *, timeout: float) -> WorkflowExecution:
+async def execution_await(
+    execution: WorkflowExecution, *, timeout: float, since: waits.Mark | None = None
+) -> WorkflowExecution:
     """``execution_wait`` for async views: no thread or database connection is held while the
-    execution runs."""
+    execution runs. ``since``: a ``waits.mark()`` taken before the execution was started. The
+    engine's notification carries the answer (``engine.answer_message``), so an execution that ends
+    while it is awaited is usually answered without reading its row."""
     from channels.db import database_sync_to_async
-
-    from synchronise.lib import waits
 
     @database_sync_to_async  # the connection goes back to the pool after each look
     def finished() -> bool:
         execution.refresh_from_db(fields=ANSWER_FIELDS)
         return execution.is_finished
 
-    await waits.await_for(engine.finished_key(execution.pk), timeout, until=finished)
+    def settle(message: bytes) -> bool:
+        answer = engine.read_answer(message)
+        if answer is None:
+            return False
+        for name in ANSWER_FIELDS:
+            setattr(execution, name, answer[name])
+        return True
+
+    await waits.await_for(engine.finished_key(execution.pk), timeout, until=finished, since=since, settle=settle)
     return execution
 
 

@@ -13,9 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
+from django.db.models import F
 
-from workflows.models import StepRun, StepStatus, WorkflowExecution
+from workflows.models import StepRun, StepStatus, Workflow, WorkflowExecution
 
+# What the engine reads of an execution's workflow: its limits (``engine._admit``, ``_after_finish``,
+# ``storage.bound_payloads``).
+WORKFLOW_FIELDS = ("concurrency_limit", "rate_limit_per_minute", "timeout_seconds", "max_payload_bytes")
 LIGHT_FIELDS = ("id", "step", "item", "items", "attempt", "status", "error")
 RESULT_FIELDS = ("status", "outputs", "error", "logs", "finished_at", "duration_ms", "lease_owner", "lease_expires_at")
 
@@ -42,13 +46,23 @@ def _select_sql(queryset: Any) -> str:
 
 def lock_execution(execution_id: int) -> WorkflowExecution | None:
     """The execution without its plan, locked until the end of the transaction (``SELECT … FOR
-    UPDATE`` where the database has it; SQLite's write transactions are exclusive anyway)."""
-    sql = _compiled(
-        "lock",
-        lambda: _select_sql(WorkflowExecution.objects.select_for_update().filter(pk=0).defer("plan").order_by()),
-    )
-    found = list(WorkflowExecution.objects.raw(sql, [execution_id]))
-    return found[0] if found else None
+    UPDATE OF`` the execution's row where the database has it; SQLite's write transactions are
+    exclusive anyway), with its workflow's ``WORKFLOW_FIELDS`` read in the same statement (the
+    workflow's other fields are deferred: read at need)."""
+
+    def make() -> str:
+        queryset = WorkflowExecution.objects.select_for_update(of=("self",)).filter(pk=0).defer("plan").order_by()
+        return _select_sql(
+            queryset.annotate(**{f"_workflow_{name}": F(f"workflow__{name}") for name in WORKFLOW_FIELDS})
+        )
+
+    found = list(WorkflowExecution.objects.raw(_compiled("lock", make), [execution_id]))
+    if not found:
+        return None
+    execution = found[0]
+    values = [execution.workflow_id, *(getattr(execution, f"_workflow_{name}") for name in WORKFLOW_FIELDS)]
+    execution.workflow = Workflow.from_db(connection.alias, ["id", *WORKFLOW_FIELDS], values)
+    return execution
 
 
 def step_rows(execution_id: int) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from components import credentials
 from components.errors import NOT_ALLOWED, UNKNOWN_ID, RunError, http_status
+from synchronise.lib import waits
 from workflows import runs
 from workflows.models import Status, Trigger, Webhook, WorkflowExecution
 from workflows.triggers import signature_valid, webhook_authenticate
@@ -44,7 +45,7 @@ class WebhookRateThrottle(SimpleRateThrottle):
 
     def __init__(self, webhook: Webhook) -> None:
         self.webhook = webhook
-        owner = webhook.workflow.project.owner()
+        self.owner = owner = webhook.workflow.project.owner()
         self.rate = owner.effective_plan().effective_rate_limit if owner else "1/min"
         self.num_requests, self.duration = self.parse_rate(self.rate)
 
@@ -133,13 +134,14 @@ def _answer(execution: WorkflowExecution, webhook: Webhook) -> JsonResponse:
 async def webhook(request: HttpRequest, workflow_id: int, token: str) -> HttpResponse:
     # Async so that a call waiting for its execution holds no thread: the checks and the start
     # run on a thread, which gives its database connection back before the wait, the wait on the
-    # event loop (runs.execution_await).
+    # event loop (runs.execution_await), which hears the end of an execution started after the mark.
+    mark = waits.mark()
     started = await database_sync_to_async(_start)(request, workflow_id, token)
     if isinstance(started, HttpResponse):
         return started
     execution, found = started
     if found.respond == Webhook.Respond.SYNC and not execution.is_finished:
-        execution = await runs.execution_await(execution, timeout=found.timeout_seconds)
+        execution = await runs.execution_await(execution, timeout=found.timeout_seconds, since=mark)
     return _answer(execution, found)
 
 
@@ -179,6 +181,7 @@ def _start(request: HttpRequest, workflow_id: int, token: str) -> HttpResponse |
             inputs=webhook_inputs(request, parsed),
             trigger=Trigger.WEBHOOK,
             idempotency_key=f"webhook:{key}" if key else "",
+            owner=throttle.owner,
         )
     except RunError as error:
         return JsonResponse(error.as_dict(), status=error.http_status)

@@ -21,7 +21,9 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -68,12 +70,19 @@ def key_for(kind: str, ident: object) -> str:
     return f"{kind}-{ident}"
 
 
-def notify(key: str) -> None:
+MAX_MESSAGE_BYTES = 16 * 1024  # a longer message is sent as b"1": the waiter reads the source of truth
+RECENT_KEYS = 4096  # notifications each event loop's listener remembers (``await_for(since=…)``)
+
+
+def notify(key: str, message: bytes = b"1") -> None:
     """Wake every ``wait_for(key, …)`` in every process. Call it after the change has committed
-    (``transaction.on_commit``). Never raises: a lost notification costs a waiter at most
-    ``FALLBACK_POLL_SECONDS``."""
+    (``transaction.on_commit``). ``message``: what the change was, for waiters that can use it
+    (``await_for(settle=…)``); one over ``MAX_MESSAGE_BYTES`` is not sent. Never raises: a lost
+    notification costs a waiter at most ``FALLBACK_POLL_SECONDS``."""
+    if len(message) > MAX_MESSAGE_BYTES:
+        message = b"1"
     try:
-        _client().publish(_channel(key), b"1")
+        _client().publish(_channel(key), message)
     except redis.RedisError as error:
         logger.warning("could not notify %s: %s", key, error)
 
@@ -170,16 +179,42 @@ def _close(pubsub: redis.client.PubSub) -> None:
 # --- Waiting on an event loop --------------------------------------------------------------------
 
 
+def mark() -> Mark:
+    """Where this event loop's listener stands now; taken before starting what will be waited for
+    and passed to ``await_for(since=…)``, it saves the first look at the source of truth. Starts no
+    listener: a loop that has none yet (its first wait, or a loop made for one request) gets a mark
+    that saves nothing."""
+    listener = _listeners.get(asyncio.get_running_loop())
+    if listener is None or listener.task.done() or not listener.subscribed:
+        return Mark(None, -1, 0)
+    return Mark(listener, listener.generation, listener.heard)
+
+
+@dataclass(frozen=True)
+class Mark:
+    listener: _Listener | None
+    generation: int  # of the subscription then (-1: none)
+    heard: int  # notifications heard until then
+
+
 async def await_for(
     key: str,
     timeout: float,
     *,
     until: Callable[[], Awaitable[bool]],
     poll: float | None = None,
+    since: Mark | None = None,
+    settle: Callable[[bytes], bool] | None = None,
 ) -> bool:
     """``wait_for`` for async code (an async view): True as soon as ``await until()`` is true,
     looked at once the wake-ups are flowing, after each notification of ``key``, every ``poll``
     seconds and at the deadline; False if it is still false after ``timeout`` seconds.
+
+    ``settle``: told the message of a notification of ``key``, whether it settles the wait (the
+    message says what changed: ``until`` is not asked). ``since``: a ``mark()`` taken before what is
+    waited for began. If the listener has been subscribed without a break since then, it has heard
+    every notification sent since, so the first look (``until``) is skipped when none came for
+    ``key`` — the waiter then looks only once woken, every ``poll`` seconds and at the deadline.
 
     No connection per wait: each event loop has one listener, subscribed to every key of this
     installation, that wakes the waiters of a key in this process."""
@@ -191,9 +226,18 @@ async def await_for(
     listener.add(key, woken)
     try:
         await listener.ready(min(max(timeout, 0), SUBSCRIBE_TIMEOUT_SECONDS))
+        unbroken = since is not None and since.listener is listener and since.generation == listener.generation
+        look = not (unbroken and listener.subscribed)
+        floor = since.heard if unbroken and since is not None else listener.heard  # older ones are not ours
         while True:
-            if await until():
+            heard, message = listener.recent.get(key, (0, None))
+            if heard <= floor:
+                message = None
+            if message is not None and settle is not None and settle(message):
                 return True
+            if (look or message is not None) and await until():
+                return True
+            look = True
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
@@ -211,6 +255,9 @@ class _Listener:
 
     def __init__(self) -> None:
         self.waiters: dict[str, set[asyncio.Event]] = {}
+        self.recent: OrderedDict[str, tuple[int, bytes]] = OrderedDict()  # the last ones heard, by key
+        self.heard = 0  # notifications heard in all (numbers those in ``recent``)
+        self.generation = 0  # one more at each confirmed subscription: a break since a mark shows
         self.subscribed = False
         self.settled = asyncio.Event()  # set once the first connection is confirmed or has failed
         self.prefix = _channel("")
@@ -242,10 +289,16 @@ class _Listener:
                     await pubsub.psubscribe(pattern)
                     async for message in pubsub.listen():
                         if message["type"] == "psubscribe":
+                            self.generation += 1
                             self.subscribed, pause = True, 0.5
                             self.settled.set()
                         elif message["type"] == "pmessage":
                             key = message["channel"].decode()[len(self.prefix) :]
+                            self.heard += 1
+                            self.recent[key] = (self.heard, message["data"])
+                            self.recent.move_to_end(key)
+                            if len(self.recent) > RECENT_KEYS:
+                                self.recent.popitem(last=False)
                             for event in self.waiters.get(key, ()):
                                 event.set()
             except (redis.RedisError, OSError) as error:

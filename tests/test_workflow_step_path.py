@@ -109,3 +109,30 @@ def test_a_cached_plan_follows_new_component_versions(alice, project) -> None:  
     full = interfaces_for(project, parsed)
     expected = tuple(sorted((c, v or 0, i.version_id or 0 if i else -1) for (c, v), i in full.items()))
     assert resolved_versions(project, parsed) == expected
+
+
+def test_payload_bounds_read_only_the_rows_that_may_be_over(alice, project) -> None:  # type: ignore[no-untyped-def]
+    """``bound_payloads`` asks the database which rows are long before reading any: characters that
+    take many bytes in JSON (escaped astral characters: 12 each) are still caught."""
+    from workflows import storage
+
+    echo = make_component(project=project, actor=alice, code=ADD_ONE)
+    workflow = make_workflow(
+        project=project, actor=alice, max_payload_bytes=1200, steps=[{"id": "s", "component": echo.pk, "inputs": {}}]
+    )
+    execution = runs.execution_start(workflow=workflow, inputs={}, user=alice)
+
+    def row(item: int, **fields: Any) -> StepRun:
+        return StepRun.objects.create(execution=execution, step="s", item=item, status=StepStatus.SUCCEEDED, **fields)
+
+    small = row(0, outputs={"v": "x" * 50}, logs=["fine"])
+    emoji = row(1, outputs={"v": "\U0001f600" * 100})  # 106 characters stored, over 1200 bytes in JSON
+    logs = row(2, logs=[f"line {n}" for n in range(400)])
+    assert storage.bound_payloads(execution) == 2
+    for found in (small, emoji, logs):
+        found.refresh_from_db()
+    assert small.outputs == {"v": "x" * 50}
+    assert emoji.outputs["_truncated"] is True
+    assert logs.logs[0].endswith("earlier lines truncated]")
+    # a second pass finds nothing left to bound
+    assert storage.bound_payloads(execution) == 0

@@ -21,6 +21,7 @@ duplicated message, a reclaimed lease or a cancel racing a worker cannot record 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -94,7 +95,6 @@ def forget_cached() -> None:
     """Drop this process's caches (tests: primary keys are reused after a rollback)."""
     _cache.clear()
     _plans.clear()
-    _plan_of_execution.clear()
     _implementation.cache_clear()
 
 
@@ -108,23 +108,24 @@ def worker_id() -> str:
 
 
 _plans: dict[str, Definition] = {}
-_plan_of_execution: dict[tuple[int, float], Definition] = {}
+
+
+def plan_digest(plan: dict[str, Any]) -> str:
+    """The SHA-256 of the plan's canonical JSON, recorded with each execution at its start."""
+    canonical = json.dumps(plan, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def plan_of(execution: WorkflowExecution) -> Definition:
-    """The parsed plan of an execution. Plans are immutable and executions of one version share
-    theirs, so each process parses each plan once."""
-    identity = (execution.pk, execution.created_at.timestamp())
-    found = _plan_of_execution.get(identity)
+    """The parsed plan of an execution. Plans are immutable and the executions of a version share
+    theirs: each process parses each plan once, found by its digest, and reads the plan itself (a
+    deferred field on the engine's reads) only for the first execution of it that it sees."""
+    digest = execution.plan_digest or plan_digest(execution.plan)  # no digest: started before it existed
+    found = _plans.get(digest)
     if found is None:
-        key = json.dumps(execution.plan, sort_keys=True, separators=(",", ":"))
-        found = _plans.get(key)
-        if found is None:
-            found = _plans[key] = definitions.parse(execution.plan)
-        if len(_plan_of_execution) >= 1024:
-            _plan_of_execution.clear()
+        if len(_plans) >= 1024:
             _plans.clear()
-        _plan_of_execution[identity] = found
+        found = _plans[digest] = definitions.parse(execution.plan)
     return found
 
 

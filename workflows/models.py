@@ -163,6 +163,9 @@ class WorkflowExecution(models.Model):
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="executions")
     version = models.ForeignKey(WorkflowVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     plan = models.JSONField(help_text="The definition run, component versions resolved.")
+    plan_digest = models.CharField(
+        max_length=64, blank=True, default="", editable=False, help_text="SHA-256 of the plan (engine.plan_digest)."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.API)
     inputs = models.JSONField(default=dict, blank=True, help_text="As validated, secrets masked.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, Permission, User
@@ -19,6 +19,7 @@ from components import errors
 from components.errors import RunError
 from components.types import coerce_inputs
 from synchronise.lib import waits
+from synchronise.lib.compiled import compiled, select_sql
 from workflows import definition as definitions
 from workflows import engine
 from workflows.models import (
@@ -42,20 +43,44 @@ def _definition(workflow: Workflow, version: int | str | None) -> tuple[dict[str
     """(definition, version row or None) for ``"draft"``, a version number or the latest version."""
     if version == DRAFT:
         return workflow.definition, None
-    versions = workflow.versions.all()
-    found = versions.filter(number=int(version)).first() if version not in (None, "") else versions.first()
+    if version in (None, ""):
+        found = _latest_version(workflow.pk)
+    else:
+        found = workflow.versions.filter(number=int(version)).first()
     if found is None:
         what = f"version {version}" if version not in (None, "") else "a published version"
         raise RunError(errors.UNKNOWN_ID, f"workflow {workflow.pk} has no {what}")
     return found.definition, found
 
 
+def _latest_version(workflow_id: int) -> WorkflowVersion | None:
+    """The latest published version: its id in one statement compiled once, then the row itself,
+    read once a process (published versions never change)."""
+    sql = compiled(
+        "latest-version",
+        lambda: select_sql(WorkflowVersion.objects.filter(workflow_id=0).order_by("-number").values_list("pk")[:1]),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workflow_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    found = _versions.get(row[0])
+    if found is None:
+        if len(_versions) > 1000:
+            _versions.clear()
+        found = _versions[row[0]] = WorkflowVersion.objects.get(pk=row[0])
+    return found
+
+
+_versions: dict[int, WorkflowVersion] = {}
 _parsed_versions: dict[int, definitions.Definition] = {}
 _plans: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 def forget_cached() -> None:
-    """Drop this process's plans (tests: primary keys are reused after a rollback)."""
+    """Drop this process's versions and plans (tests: primary keys are reused after a rollback)."""
+    _versions.clear()
     _plans.clear()
     _parsed_versions.clear()
 
@@ -116,6 +141,7 @@ def execution_start(
         workflow=workflow,
         version=version_row,
         plan=plan,
+        plan_digest=engine.plan_digest(plan),
         trigger=trigger,
         inputs=inputs,
         user=user if user is not None and user.is_authenticated else None,

@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast, Length
 
+from synchronise.lib.compiled import compiled, select_sql
 from workflows.models import StepRun, StepStatus, Workflow, WorkflowExecution
 
 # What the engine reads of an execution's workflow: its limits (``engine._admit``, ``_after_finish``,
@@ -23,25 +25,9 @@ WORKFLOW_FIELDS = ("concurrency_limit", "rate_limit_per_minute", "timeout_second
 LIGHT_FIELDS = ("id", "step", "item", "items", "attempt", "status", "error")
 RESULT_FIELDS = ("status", "outputs", "error", "logs", "finished_at", "duration_ms", "lease_owner", "lease_expires_at")
 
-_sql: dict[tuple[str, str], str] = {}
-
-
-def _compiled(name: str, make: Any) -> str:
-    key = (name, connection.vendor)
-    sql = _sql.get(key)
-    if sql is None:
-        sql = _sql[key] = make()
-    return sql
-
 
 def _field(name: str) -> Any:
     return StepRun._meta.get_field(name)
-
-
-def _select_sql(queryset: Any) -> str:
-    sql, params = queryset.query.get_compiler(connection=connection).as_sql()
-    assert list(params) == [0], params  # the one placeholder is the id compiled with
-    return str(sql)
 
 
 def lock_execution(execution_id: int) -> WorkflowExecution | None:
@@ -52,11 +38,11 @@ def lock_execution(execution_id: int) -> WorkflowExecution | None:
 
     def make() -> str:
         queryset = WorkflowExecution.objects.select_for_update(of=("self",)).filter(pk=0).defer("plan").order_by()
-        return _select_sql(
+        return select_sql(
             queryset.annotate(**{f"_workflow_{name}": F(f"workflow__{name}") for name in WORKFLOW_FIELDS})
         )
 
-    found = list(WorkflowExecution.objects.raw(_compiled("lock", make), [execution_id]))
+    found = list(WorkflowExecution.objects.raw(compiled("lock", make), [execution_id]))
     if not found:
         return None
     execution = found[0]
@@ -67,8 +53,8 @@ def lock_execution(execution_id: int) -> WorkflowExecution | None:
 
 def step_rows(execution_id: int) -> list[dict[str, Any]]:
     """``LIGHT_FIELDS`` of every step run of the execution, in creation order."""
-    sql = _compiled(
-        "rows", lambda: _select_sql(StepRun.objects.filter(execution_id=0).order_by("id").values(*LIGHT_FIELDS))
+    sql = compiled(
+        "rows", lambda: select_sql(StepRun.objects.filter(execution_id=0).order_by("id").values(*LIGHT_FIELDS))
     )
     error = _field("error")
     with connection.cursor() as cursor:
@@ -78,6 +64,21 @@ def step_rows(execution_id: int) -> list[dict[str, Any]]:
         {**dict(zip(LIGHT_FIELDS, row, strict=True)), "error": error.from_db_value(row[-1], None, connection)}
         for row in rows
     ]
+
+
+def oversized_step_runs(execution_id: int, characters: int) -> list[int]:
+    """The step runs of the execution whose inputs, outputs or logs, as the database stores them,
+    are longer than ``characters`` characters."""
+
+    def make() -> str:
+        lengths = {f"_{name}": Length(Cast(name, TextField())) for name in ("inputs", "outputs", "logs")}
+        longer = Q(_inputs__gt=-2) | Q(_outputs__gt=-2) | Q(_logs__gt=-2)
+        queryset = StepRun.objects.filter(execution_id=-1).annotate(**lengths).filter(longer).order_by()
+        return select_sql(queryset.values_list("id", flat=True), [-1, -2, -2, -2])  # the execution, the lengths
+
+    with connection.cursor() as cursor:
+        cursor.execute(compiled("oversized", make), [execution_id, characters, characters, characters])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def record_result(step_run_id: int, *, held_by: str, **values: Any) -> bool:
@@ -95,7 +96,7 @@ def record_result(step_run_id: int, *, held_by: str, **values: Any) -> bool:
             f"WHERE {quote('id')} = %s AND {quote('status')} = %s AND {quote('lease_owner')} = %s"
         )
 
-    sql = _compiled("record", make)
+    sql = compiled("record", make)
     parameters = [_field(name).get_db_prep_save(values[name], connection) for name in RESULT_FIELDS]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*parameters, step_run_id, StepStatus.RUNNING.value, held_by])

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from workflows import statements
 from workflows.models import StepRun, Workflow, WorkflowExecution
 
 TRUNCATED = "_truncated"
@@ -31,8 +32,13 @@ def bound_payloads(execution: WorkflowExecution) -> int:
     (done when it finishes: until then later steps may read every output). The execution's own
     outputs are what its caller gets, and stay whole (the sandbox caps them). Returns rows changed."""
     limit = execution.workflow.max_payload_bytes
+    # A character takes at most 12 bytes in ``_size``'s JSON (an escaped surrogate pair): a row
+    # with no field longer than this in the database is within the limit, and is not read at all.
+    suspects = statements.oversized_step_runs(execution.pk, limit // 12)
+    if not suspects:
+        return 0
     changed = 0
-    for row in StepRun.objects.filter(execution=execution).only("id", "inputs", "outputs", "logs"):
+    for row in StepRun.objects.filter(pk__in=suspects).only("id", "inputs", "outputs", "logs"):
         fields = {}
         for name in ("inputs", "outputs"):
             value = getattr(row, name)

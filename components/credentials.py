@@ -42,6 +42,7 @@ from django.db import transaction
 from accounts.models import Project, User
 from accounts.services import require_permission
 from components.models import Credential, credential_name
+from synchronise.lib.compiled import instances, select_rows
 from synchronise.lib.outbound import OutboundBlocked
 
 logger = logging.getLogger(__name__)
@@ -293,7 +294,10 @@ def credential_values(*, project: Project) -> Secrets:
     Raises ``UndecryptableCredential`` when a value cannot be decrypted.
     """
     ring = key_ring()
-    credentials = list(Credential.objects.filter(project=project))
+    rows = select_rows(  # read by every run: compiled once (synchronise/lib/compiled.py)
+        "project-credentials", lambda: Credential.objects.filter(project_id=0), [0], [project.pk]
+    )
+    credentials: list[Credential] = [instances(row, Credential)[0] for row in rows]
     return Secrets(
         {credential.name: decrypt(credential, ring=ring) for credential in credentials},
         allowed_hosts={credential.name: credential.allowed_hosts for credential in credentials},

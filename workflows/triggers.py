@@ -37,10 +37,11 @@ from django_celery_beat import validators as beat_validators
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
-from accounts.models import Permission, User
+from accounts.models import Permission, Project, User
 from accounts.services import member_ids, require_permission
 from components.errors import INCORRECT_INPUT, MISSING_INPUT, RunError
 from components.types import coerce_inputs
+from synchronise.lib.compiled import instances, select_rows
 from synchronise.lib.events import publish_change
 from workflows.models import Schedule, Trigger, Webhook, Workflow, WorkflowExecution
 
@@ -197,8 +198,16 @@ def webhook_authenticate(*, workflow_id: int, token: str) -> Webhook | None:
     The digests are compared in constant time, and a digest is computed and compared even when
     there is no webhook, so the answer's timing does not tell which part was wrong.
     """
-    found = Webhook.objects.select_related("workflow", "workflow__project").filter(workflow_id=workflow_id).order_by()
-    webhook = next(iter(found[:1]), None)  # one per workflow: no ORDER BY
+    rows = select_rows(  # on every call: compiled once (synchronise/lib/compiled.py)
+        "webhook",
+        lambda: Webhook.objects.select_related("workflow__project").filter(workflow_id=0).order_by(),
+        [0],
+        [workflow_id],
+    )
+    webhook = None
+    if rows:
+        webhook, workflow, project = instances(rows[0], Webhook, Workflow, Project)
+        workflow.project, webhook.workflow = project, workflow
     expected = webhook.token_digest if webhook is not None else "0" * 64
     matches = hmac.compare_digest(token_digest(token), expected)
     if webhook is None or not matches or not webhook.enabled:

@@ -10,9 +10,11 @@ database is what the ORM would have sent.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
+from django.db.models import Model
 
 _sql: dict[tuple[str, str], str] = {}
 
@@ -26,10 +28,60 @@ def compiled(name: str, make: Callable[[], str]) -> str:
     return sql
 
 
-def select_sql(queryset: Any, sentinels: Sequence[Any] = (0,)) -> str:
-    """The SQL of ``queryset``, whose parameters must be exactly ``sentinels``, in that order (the
-    values it was built with, so that a change in Django's compilation fails loudly here)."""
-    sql, params = queryset.query.get_compiler(connection=connection).as_sql()
+def select_sql(queryset: Any, sentinels: Sequence[Any] = (0,), *, compiler: Any = None) -> str:
+    """The SQL of ``queryset`` (or of ``compiler``), whose parameters must be exactly ``sentinels``,
+    in that order (the values it was built with, so that a change in Django's compilation fails
+    loudly here)."""
+    compiler = compiler or queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
     if list(params) != list(sentinels):
         raise AssertionError(f"parameters {params!r}, expected {list(sentinels)!r}")
     return str(sql)
+
+
+@dataclass(frozen=True)
+class _Select:
+    sql: str
+    converters: dict[int, tuple[list[Any], Any]]  # column → (its converters, its expression)
+
+
+_selects: dict[tuple[str, str], _Select] = {}
+
+
+def select_rows(name: str, make: Callable[[], Any], sentinels: Sequence[Any], params: Sequence[Any]) -> list[list[Any]]:
+    """The rows of the queryset ``make()`` builds with ``sentinels``, run with ``params`` instead,
+    each value converted as the ORM converts it (booleans and dates on SQLite, JSON everywhere).
+    The queryset is built and compiled once per process and vendor."""
+    key = (name, connection.vendor)
+    select = _selects.get(key)
+    if select is None:
+        compiler = make().query.get_compiler(connection=connection)
+        sql = select_sql(compiler.query, sentinels, compiler=compiler)
+        converters = compiler.get_converters([expression for expression, _, _ in compiler.select])
+        select = _selects[key] = _Select(sql, converters)
+    with connection.cursor() as cursor:
+        cursor.execute(select.sql, list(params))
+        rows = [list(row) for row in cursor.fetchall()]
+    for row in rows:
+        for index, (functions, expression) in select.converters.items():
+            value = row[index]
+            for function in functions:
+                value = function(value, expression, connection)
+            row[index] = value
+    return rows
+
+
+def instances(row: Sequence[Any], *models: type[Model]) -> list[Any]:
+    """A row of a ``select_related`` query (no deferred fields), split into an instance of each of
+    ``models`` in the order of the joins; None for a model an outer join found no row of."""
+    found: list[Any] = []
+    start = 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        values = row[start : start + len(fields)]
+        start += len(fields)
+        primary = values[fields.index(model._meta.pk)]
+        found.append(None if primary is None else model.from_db(connection.alias, [f.attname for f in fields], values))
+    if start != len(row):
+        raise AssertionError(f"{len(row)} columns for {start} fields of {', '.join(m.__name__ for m in models)}")
+    return found

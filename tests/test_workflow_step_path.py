@@ -136,3 +136,10 @@ def test_payload_bounds_read_only_the_rows_that_may_be_over(alice, project) -> N
     assert logs.logs[0].endswith("earlier lines truncated]")
     # a second pass finds nothing left to bound
     assert storage.bound_payloads(execution) == 0
+
+
+def test_a_plan_without_steps_resolves_to_nothing(project) -> None:  # type: ignore[no-untyped-def]
+    from workflows import definition as definitions
+    from workflows.services import resolved_versions
+
+    assert resolved_versions(project, definitions.parse(definitions.clean({"steps": []}))) == ()

@@ -289,9 +289,7 @@ def _admit(execution: WorkflowExecution) -> bool:
     now = timezone.now()
     execution.status, execution.started_at = Status.RUNNING, now
     execution.deadline = now + timedelta(seconds=workflow.timeout_seconds)
-    WorkflowExecution.objects.filter(pk=execution.pk).update(
-        status=Status.RUNNING, started_at=now, deadline=execution.deadline
-    )
+    statements.update_execution(execution.pk, status=Status.RUNNING, started_at=now, deadline=execution.deadline)
     return True
 
 
@@ -523,7 +521,8 @@ def _finish(
     execution.status, execution.outputs, execution.error = status, outputs or {}, error
     execution.finished_at = now
     execution.duration_ms = round((now - started).total_seconds() * 1000, 3)
-    WorkflowExecution.objects.filter(pk=execution.pk).update(
+    statements.update_execution(
+        execution.pk,
         status=status,
         outputs=execution.outputs,
         error=error,

@@ -11,6 +11,7 @@ from django.db import transaction
 from accounts.models import Permission, Project, User
 from accounts.services import member_ids, require_permission
 from components.models import Component, ComponentVersion
+from synchronise.lib.compiled import select_rows
 from synchronise.lib.events import publish_change
 from workflows import definition as definitions
 from workflows.models import Workflow, WorkflowVersion
@@ -57,9 +58,20 @@ def resolved_versions(project: Project, definition: definitions.Definition) -> t
     the id 0 for a component without that (or any) published version, -1 for one not in
     ``project``. A start compares it with the plan it has cached."""
     wanted = {(step.component, step.version) for step in definition.steps}
-    rows = Component.objects.filter(project=project, pk__in={c for c, _ in wanted}).values_list(
-        "pk", "versions__number", "versions__pk"
-    )
+    components = sorted({c for c, _ in wanted})
+    sentinels = [*range(-len(components), 0), 0]  # the ids, in order, then the project
+    rows: list[list[Any]] = []
+    if components:  # an empty IN () is no SQL
+        rows = select_rows(  # on every start: compiled once per number of components
+            f"resolved-versions-{len(components)}",
+            lambda: (
+                Component.objects.filter(project_id=0, pk__in=sentinels[:-1])
+                .order_by()
+                .values_list("pk", "versions__number", "versions__pk")
+            ),
+            sentinels,
+            [*components, project.pk],
+        )
     published: dict[int, dict[int, int]] = {}
     for component_id, published_number, published_id in rows:
         by_number = published.setdefault(component_id, {})

@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Length
 
-from synchronise.lib.compiled import compiled, select_sql
+from synchronise.lib.compiled import compiled, select_rows, select_sql
 from workflows.models import StepRun, StepStatus, Workflow, WorkflowExecution
 
 # What the engine reads of an execution's workflow: its limits (``engine._admit``, ``_after_finish``,
@@ -30,25 +30,50 @@ def _field(name: str) -> Any:
     return StepRun._meta.get_field(name)
 
 
+def _execution_field(name: str) -> Any:
+    return WorkflowExecution._meta.get_field(name)
+
+
 def lock_execution(execution_id: int) -> WorkflowExecution | None:
     """The execution without its plan, locked until the end of the transaction (``SELECT … FOR
     UPDATE OF`` the execution's row where the database has it; SQLite's write transactions are
     exclusive anyway), with its workflow's ``WORKFLOW_FIELDS`` read in the same statement (the
     workflow's other fields are deferred: read at need)."""
 
-    def make() -> str:
+    def make() -> Any:
         queryset = WorkflowExecution.objects.select_for_update(of=("self",)).filter(pk=0).defer("plan").order_by()
-        return select_sql(
-            queryset.annotate(**{f"_workflow_{name}": F(f"workflow__{name}") for name in WORKFLOW_FIELDS})
-        )
+        return queryset.annotate(**{f"_workflow_{name}": F(f"workflow__{name}") for name in WORKFLOW_FIELDS})
 
-    found = list(WorkflowExecution.objects.raw(compiled("lock", make), [execution_id]))
-    if not found:
+    rows = select_rows("lock", make, [0], [execution_id])
+    if not rows:
         return None
-    execution = found[0]
-    values = [execution.workflow_id, *(getattr(execution, f"_workflow_{name}") for name in WORKFLOW_FIELDS)]
+    row = rows[0]
+    if len(row) != len(_LOCKED_FIELDS) + len(WORKFLOW_FIELDS):
+        raise AssertionError(f"the lock read {len(row)} columns")
+    execution = WorkflowExecution.from_db(connection.alias, _LOCKED_FIELDS, row[: len(_LOCKED_FIELDS)])
+    values = [execution.workflow_id, *row[len(_LOCKED_FIELDS) :]]
     execution.workflow = Workflow.from_db(connection.alias, ["id", *WORKFLOW_FIELDS], values)
     return execution
+
+
+_LOCKED_FIELDS = [field.attname for field in WorkflowExecution._meta.concrete_fields if field.name != "plan"]
+
+
+def update_execution(execution_id: int, **values: Any) -> None:
+    """``UPDATE`` the execution's fields named in ``values`` (one statement per set of names,
+    compiled once; the values prepared by the fields as ``QuerySet.update`` prepares them)."""
+    names = sorted(values)
+
+    def make() -> str:
+        quote = connection.ops.quote_name
+        columns = ", ".join(f"{quote(_execution_field(name).column)} = %s" for name in names)
+        return f"UPDATE {quote(WorkflowExecution._meta.db_table)} SET {columns} WHERE {quote('id')} = %s"  # noqa: S608
+
+    sql = compiled("execution:" + ",".join(names), make)
+    fields = [_execution_field(name) for name in names]
+    parameters = [field.get_db_prep_save(values[field.name], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*parameters, execution_id])
 
 
 def step_rows(execution_id: int) -> list[dict[str, Any]]:

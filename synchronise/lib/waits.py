@@ -71,7 +71,7 @@ def key_for(kind: str, ident: object) -> str:
 
 
 MAX_MESSAGE_BYTES = 16 * 1024  # a longer message is sent as b"1": the waiter reads the source of truth
-RECENT_KEYS = 4096  # notifications each event loop's listener remembers (``await_for(since=…)``)
+RECENT_KEYS = 1024  # notifications each event loop's listener remembers (``await_for(since=…)``): at most 16 MB
 
 
 def notify(key: str, message: bytes = b"1") -> None:

@@ -50,6 +50,25 @@ def redis_service(_data_dir: None) -> Iterator[None]:
         socket_path.unlink(missing_ok=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_session_left(django_db_setup, django_db_blocker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Torn down just before the test database is dropped: on PostgreSQL, end the sessions still
+    open on it. Servers and workers are gone by then; what is left is a pooled connection that a
+    helper thread of this process took (its last statement was the realtime wiring read of an
+    in-process publish) and never handed back, which made the drop fail with "being accessed by
+    other users" and leave the database behind."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     # Rate-limit counters and throttles live in the cache; every test starts from zero.

@@ -376,6 +376,8 @@ def test_over_http_the_checks_keep_their_order(web: str, alice, greeter) -> None
             yield b"y" * 65536
 
     assert requests.post(web + path, data=chunks(), timeout=10).status_code == 413
+    too_many = requests.post(web + path, data={f"f{n}": "x" for n in range(1001)}, timeout=10)
+    assert too_many.status_code == 400, too_many.text  # DATA_UPLOAD_MAX_NUMBER_FIELDS, as Django answers
     assert not WorkflowExecution.objects.exists()
     accepted = requests.post(web + path, data={"name": "Ada"}, timeout=10)
     assert accepted.status_code == 202

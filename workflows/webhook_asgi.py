@@ -23,10 +23,11 @@ from io import BytesIO
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 
-from components.errors import EXECUTION_FAILED
+from components.errors import EXECUTION_FAILED, INCORRECT_INPUT
 from workflows.webhooks import MAX_BODY_BYTES, webhook
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,8 @@ class WebhookFastPath:
         try:
             request = ASGIRequest(scope, BytesIO(body))
             response = await webhook(request, workflow_id=workflow_id, token=token)
+        except SuspiciousOperation as refused:  # e.g. a form with too many fields: 400, as Django answers
+            response = JsonResponse({"code": INCORRECT_INPUT, "message": f"bad request: {refused}"}, status=400)
         except Exception:
             logger.exception("webhook of workflow %s failed", workflow_id)
             response = _internal_error()
@@ -89,8 +92,6 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 
 def _internal_error() -> HttpResponse:
-    from django.http import JsonResponse
-
     return JsonResponse({"code": EXECUTION_FAILED, "message": "internal error"}, status=500)
 
 

@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from synchronise.lib.compiled import instances, select_rows
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
@@ -235,8 +237,6 @@ class Project(models.Model):
 
     def owner(self) -> User | None:
         # On every run's path (quota, rate limits): compiled once (synchronise/lib/compiled.py).
-        from synchronise.lib.compiled import instances, select_rows
-
         rows = select_rows(
             "project-owner",
             lambda: (

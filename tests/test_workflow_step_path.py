@@ -143,3 +143,41 @@ def test_a_plan_without_steps_resolves_to_nothing(project) -> None:  # type: ign
     from workflows.services import resolved_versions
 
     assert resolved_versions(project, definitions.parse(definitions.clean({"steps": []}))) == ()
+
+
+@pytest.mark.parametrize("limit", [None, 2])
+def test_a_finished_execution_wakes_a_queued_one_only_when_its_workflow_has_limits(  # type: ignore[no-untyped-def]
+    alice, project, django_capture_on_commit_callbacks, limit
+) -> None:
+    """Without limits every queued execution has its own advance message already (sent when it
+    was started): the end of another must not send a second one."""
+    from celery.signals import before_task_publish
+
+    add_one = make_component(
+        project=project,
+        actor=alice,
+        code=ADD_ONE,
+        inputs=[{"name": "n", **INTEGER}],
+        outputs=[{"name": "n", **INTEGER}],
+    )
+    steps = [{"id": "s", "component": add_one.pk, "inputs": {"n": 1}}]
+    workflow = make_workflow(project=project, actor=alice, steps=steps, concurrency_limit=limit)
+    first = runs.execution_start(workflow=workflow, inputs={}, user=alice)  # their own messages go
+    second = runs.execution_start(workflow=workflow, inputs={}, user=alice)  # after the test's commit
+    sent: list[tuple[str, Any]] = []
+
+    def record(sender: str, body: Any, **_: Any) -> None:
+        sent.append((sender, list(body[0])))
+
+    before_task_publish.connect(record, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            following = engine.advance(first.pk, claim=True)
+            assert following.claimed is not None
+            assert engine.run_claimed(following.claimed).claimed is None
+    finally:
+        before_task_publish.disconnect(record)
+    first.refresh_from_db()
+    assert first.status == Status.SUCCEEDED
+    advances = [args for name, args in sent if name == "workflows.advance"]
+    assert advances == ([[second.pk]] if limit else [])

@@ -546,6 +546,7 @@ def _finish(
     )
 
 
+# What a synchronous caller is answered from (the rest of a finished row is not read again).
 ANSWER_FIELDS = ("status", "outputs", "error", "finished_at", "duration_ms")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, Permission, User
@@ -19,7 +19,7 @@ from components import errors
 from components.errors import RunError
 from components.types import coerce_inputs
 from synchronise.lib import waits
-from synchronise.lib.compiled import compiled, select_sql
+from synchronise.lib.compiled import select_rows
 from workflows import definition as definitions
 from workflows import engine
 from workflows.models import (
@@ -35,8 +35,6 @@ from workflows.models import (
 from workflows.services import plan_for, resolved_versions
 
 DRAFT = "draft"
-# What a synchronous caller is answered from (the rest of a finished row is not read again).
-ANSWER_FIELDS = engine.ANSWER_FIELDS
 
 
 def _definition(workflow: Workflow, version: int | str | None) -> tuple[dict[str, Any], Any]:
@@ -56,26 +54,26 @@ def _definition(workflow: Workflow, version: int | str | None) -> tuple[dict[str
 def _latest_version(workflow_id: int) -> WorkflowVersion | None:
     """The latest published version: its id in one statement compiled once, then the row itself,
     read once a process (published versions never change)."""
-    sql = compiled(
+    rows = select_rows(
         "latest-version",
-        lambda: select_sql(WorkflowVersion.objects.filter(workflow_id=0).order_by("-number").values_list("pk")[:1]),
+        lambda: WorkflowVersion.objects.filter(workflow_id=0).order_by("-number").values_list("pk")[:1],
+        [0],
+        [workflow_id],
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [workflow_id])
-        row = cursor.fetchone()
-    if row is None:
+    if not rows:
         return None
-    found = _versions.get(row[0])
+    (pk,) = rows[0]
+    found = _versions.get(pk)
     if found is None:
         if len(_versions) > 1000:
             _versions.clear()
-        found = _versions[row[0]] = WorkflowVersion.objects.get(pk=row[0])
+        found = _versions[pk] = WorkflowVersion.objects.get(pk=pk)
     return found
 
 
 _versions: dict[int, WorkflowVersion] = {}
 _parsed_versions: dict[int, definitions.Definition] = {}
-_plans: dict[tuple[Any, ...], dict[str, Any]] = {}
+_plans: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
 
 
 def forget_cached() -> None:
@@ -85,11 +83,15 @@ def forget_cached() -> None:
     _parsed_versions.clear()
 
 
-def _plan(workflow: Workflow, definition: dict[str, Any], version: WorkflowVersion | None) -> dict[str, Any]:
-    """``plan_for``, remembered per process for a published version and the component versions its
-    steps resolve to now (a new component version makes a new plan, checked again)."""
+def _plan(
+    workflow: Workflow, definition: dict[str, Any], version: WorkflowVersion | None
+) -> tuple[dict[str, Any], str]:
+    """``plan_for`` and the plan's digest, remembered per process for a published version and the
+    component versions its steps resolve to now (a new component version makes a new plan, checked
+    again)."""
     if version is None:
-        return plan_for(workflow.project, definition)
+        plan = plan_for(workflow.project, definition)
+        return plan, engine.plan_digest(plan)
     parsed = _parsed_versions.get(version.pk)
     if parsed is None:
         parsed = _parsed_versions[version.pk] = definitions.parse(definitions.clean(version.definition))
@@ -99,7 +101,8 @@ def _plan(workflow: Workflow, definition: dict[str, Any], version: WorkflowVersi
         if len(_plans) > 1000:
             _plans.clear()
             _parsed_versions.clear()
-        found = _plans[key] = plan_for(workflow.project, definition)
+        plan = plan_for(workflow.project, definition)
+        found = _plans[key] = (plan, engine.plan_digest(plan))
     return found
 
 
@@ -130,18 +133,19 @@ def execution_start(
     if plan is None:
         definition, version_row = _definition(workflow, version)
         try:
-            plan = _plan(workflow, definition, version_row)
+            plan, digest = _plan(workflow, definition, version_row)
         except ValidationError as invalid:
             problems = invalid.message_dict.get("definition", invalid.messages)
             raise RunError(errors.NOT_ALLOWED, "the workflow has problems: " + "; ".join(problems)) from None
     else:
         version_row = source.version if source else None
+        digest = engine.plan_digest(plan)
     execution = WorkflowExecution(
         project=workflow.project,
         workflow=workflow,
         version=version_row,
         plan=plan,
-        plan_digest=engine.plan_digest(plan),
+        plan_digest=digest,
         trigger=trigger,
         inputs=inputs,
         user=user if user is not None and user.is_authenticated else None,
@@ -235,14 +239,14 @@ async def execution_await(
 
     @database_sync_to_async  # the connection goes back to the pool after each look
     def finished() -> bool:
-        execution.refresh_from_db(fields=ANSWER_FIELDS)
+        execution.refresh_from_db(fields=engine.ANSWER_FIELDS)
         return execution.is_finished
 
     def settle(message: bytes) -> bool:
         answer = engine.read_answer(message)
         if answer is None:
             return False
-        for name in ANSWER_FIELDS:
+        for name in engine.ANSWER_FIELDS:
             setattr(execution, name, answer[name])
         return True
 

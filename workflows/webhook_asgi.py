@@ -25,10 +25,10 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 
 from components.errors import EXECUTION_FAILED, INCORRECT_INPUT
-from workflows.webhooks import MAX_BODY_BYTES, webhook
+from workflows.webhooks import MAX_BODY_BYTES, _error, webhook
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +66,10 @@ class WebhookFastPath:
             request = ASGIRequest(scope, BytesIO(body))
             response = await webhook(request, workflow_id=workflow_id, token=token)
         except SuspiciousOperation as refused:  # e.g. a form with too many fields: 400, as Django answers
-            response = JsonResponse({"code": INCORRECT_INPUT, "message": f"bad request: {refused}"}, status=400)
+            response = _error(400, INCORRECT_INPUT, f"bad request: {refused}")
         except Exception:
             logger.exception("webhook of workflow %s failed", workflow_id)
-            response = _internal_error()
+            response = _error(500, EXECUTION_FAILED, "internal error")
         await _send_response(response, send)
 
 
@@ -89,10 +89,6 @@ async def _read_body(receive: Receive) -> bytes | None:
         if not message.get("more_body", False) or size > MAX_BODY_BYTES:
             break
     return b"".join(chunks)[: MAX_BODY_BYTES + 1]
-
-
-def _internal_error() -> HttpResponse:
-    return JsonResponse({"code": EXECUTION_FAILED, "message": "internal error"}, status=500)
 
 
 def _send_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:

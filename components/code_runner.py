@@ -63,6 +63,9 @@ def run_code(invocation: Invocation, code: str) -> Any:
     from synchronise.lib import outbound
 
     secrets = invocation.credentials()
+    limits = invocation.limits or limits_for(invocation.project, wall_seconds=invocation.wall_seconds)
+    # ctx.http calls end with the run's wall time, so a run never outlasts it (a workflow step's lease).
+    deadline = time.monotonic() + limits.wall_seconds
     response_bytes: list[int] = []  # looked up at the first ctx.http call: most runs make none
     too_large: set[str] = set()  # the ConnectionError messages that reported the response size limit
 
@@ -78,6 +81,9 @@ def run_code(invocation: Invocation, code: str) -> Any:
             data = render_secrets(request.data, secrets, used=used)
         except CredentialError as error:
             return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return HttpResponse(status=0, headers={}, body=b"", error="the run's wall-time limit was reached")
         try:
             response = outbound.request(
                 request.method,
@@ -86,6 +92,7 @@ def run_code(invocation: Invocation, code: str) -> Any:
                 params=params,
                 json=json,
                 data=data,
+                timeout=min(float(settings.OUTBOUND_TIMEOUT), remaining),
                 max_bytes=response_bytes[0],
                 # A credential with allowed hosts goes nowhere else, redirects included.
                 check_host=host_guard(used, secrets),
@@ -112,7 +119,7 @@ def run_code(invocation: Invocation, code: str) -> Any:
 
     outcome = get_pool().run(
         Job(code=code, inputs=invocation.inputs, idempotency_key=invocation.idempotency_key),
-        limits=invocation.limits or limits_for(invocation.project, wall_seconds=invocation.wall_seconds),
+        limits=limits,
         on_log=on_log,
         on_progress=lambda step, message: on_log(f"[progress {step}] {message}"),
         http=serve_http,

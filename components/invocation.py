@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from accounts.models import Project
 from components import errors
 from components.errors import RunError
@@ -59,6 +61,13 @@ def invoke(invocation: Invocation) -> dict[str, Any]:
         del invocation.logs[:-MAX_LOG_LINES]
 
 
+def http_timeout(wall_seconds: float | None) -> float:
+    """The whole-request timeout of an ``http`` component: ``OUTBOUND_TIMEOUT``, tightened by a
+    workflow step's timeout."""
+    default = float(settings.OUTBOUND_TIMEOUT)
+    return min(wall_seconds, default) if wall_seconds is not None else default
+
+
 def _run(invocation: Invocation) -> Any:
     implementation = invocation.implementation
     if implementation.kind == Kind.CODE:
@@ -69,16 +78,21 @@ def _run(invocation: Invocation) -> Any:
         from components.code_runner import response_bytes_for
         from components.http_component import run_http_component
 
+        timeout = http_timeout(invocation.wall_seconds)
         result = run_http_component(
             implementation.http,
             invocation.inputs,
             invocation.credentials(),
             idempotency_key=invocation.idempotency_key,
+            timeout=timeout,
             max_bytes=response_bytes_for(invocation.project),
             secret_inputs=[spec["name"] for spec in implementation.inputs if spec["type"] == "secret"],
         )
         invocation.logs.extend(result.request_log)
         if result.error:
+            if result.error.get("reason") == "timeout" and timeout == invocation.wall_seconds:
+                # The step's own timeout cut the request: the step timed out, as a code step would.
+                raise RunError(errors.WALL_TIME, f"wall-time limit of {timeout:g} s exceeded", reason="timeout")
             raise RunError(**result.error)
         return result.outputs
     raise RunError(errors.EXECUTION_FAILED, f"no built-in connector named {implementation.builtin!r}")

@@ -250,3 +250,41 @@ def test_the_steps_the_outputs_read_are_known_when_their_names_are_literal() -> 
     ) == {"a", "b"}
     assert sources({"name": "none", "value": 3}) == set()
     assert sources({"name": "any", "value": "{{ steps[input.which].output.n }}"}) is None  # could be any step
+
+
+def test_required_outputs_of_steps_that_may_not_run_and_for_each_over_a_non_list_are_reported(
+    alice, project, adder
+) -> None:  # type: ignore[no-untyped-def]
+    workflow = draft(
+        alice,
+        project,
+        [
+            {"id": "gate", "component": adder.pk, "inputs": {"a": 1}, "run_if": "false"},
+            {"id": "after-gate", "component": adder.pk, "inputs": {"a": "{{ steps.gate.output.sum }}"}},
+            {"id": "risky", "component": adder.pk, "inputs": {"a": 1}, "on_error": "rescue"},
+            {"id": "rescue", "component": adder.pk, "inputs": {"a": 2}},
+            {"id": "below", "component": adder.pk, "inputs": {"a": "{{ steps.rescue.output.sum }}"}},
+            {"id": "mixed", "component": adder.pk, "inputs": {"a": "{{ steps.gate.output.sum }}"}, "after": ["free"]},
+            {"id": "free", "component": adder.pk, "inputs": {"a": 5}},
+            {"id": "each", "component": adder.pk, "for_each": "input.count", "inputs": {"a": "{{ item }}"}},
+            {"id": "each-list", "component": adder.pk, "for_each": "{{ input.items }}", "inputs": {"a": "{{ item }}"}},
+        ],
+        inputs=[{"name": "count", **NUMBER}, {"name": "items", "type": "list"}],
+        outputs=[
+            {"name": "gated", "value": "{{ steps.gate.output.sum }}"},
+            {"name": "after", "value": "{{ steps['after-gate'].output.sum }}"},
+            {"name": "below", "value": "{{ steps.below.output.sum }}"},
+            {"name": "mixed", "value": "{{ steps.mixed.output.sum }}"},
+            {"name": "fine", "value": "{{ steps.gate.output.sum }}", "optional": True},
+        ],
+    )  # fmt: skip
+    found = problems_of(workflow)
+    assert (None, "outputs.gated", "gate runs only when its run_if holds; mark this output optional") in found
+    message = "after-gate depends only on steps that may not run (gate); mark this output optional"
+    assert (None, "outputs.after", message) in found
+    message = "below depends only on steps that may not run (rescue); mark this output optional"
+    assert (None, "outputs.below", message) in found
+    assert ("each", "for_each", "for_each needs a list, not number/integer") in found
+    outputs = {p[1] for p in found if p[0] is None}
+    assert outputs == {"outputs.gated", "outputs.after", "outputs.below"}  # "mixed" also waits on "free"
+    assert not [p for p in found if p[0] == "each-list"]

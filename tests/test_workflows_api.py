@@ -520,9 +520,35 @@ def test_cancel_replay_and_rerun_failed_without_a_worker(client, alice, bob, wor
         {"x": 1},
     )
     rerun = api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {"limit": 5})
-    assert rerun.status_code == 201
-    assert [e["source"] for e in rerun.json()] == [failed.pk]
+    assert (rerun.status_code, rerun.json()) == (201, [])  # its one failure has been replayed already
     assert api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {"limit": 0}).status_code == 400
+
+
+def test_rerun_failed_replays_each_failure_once_and_leaves_bad_inputs_alone(client, alice, bob, workflow):  # type: ignore[no-untyped-def]
+    from components.errors import RunError
+    from workflows import runs
+
+    failed = finished(queued(workflow, alice))
+    with pytest.raises(RunError):
+        runs.execution_start(workflow=workflow, inputs={"x": "many"}, user=alice)  # recorded, failed with 101
+    bad_input = WorkflowExecution.objects.filter(workflow=workflow, error__code=101).get()
+    assert bad_input.started_at is None  # it never started: no rate limit counts it
+    refused = runs.execution_record_refused(
+        workflow=workflow, trigger="schedule", inputs={"x": 2}, error=RunError(108, "the quota is used up")
+    )
+    assert (refused.plan, refused.started_at) == ({}, None)
+    client.force_login(bob)
+    rerun = api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {})
+    assert rerun.status_code == 201
+    assert sorted((e["source"], e["status"], e["inputs"]) for e in rerun.json()) == [
+        (failed.pk, "queued", {"x": 1}),
+        (refused.pk, "queued", {"x": 2}),  # runs the workflow as it is now
+    ]
+    replayed = WorkflowExecution.objects.get(source=refused)
+    assert replayed.plan["steps"] == failed.plan["steps"]
+    again = api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {})
+    assert (again.status_code, again.json()) == (201, [])
+    assert not WorkflowExecution.objects.filter(source=bad_input).exists()
 
 
 # --- Through a real worker ----------------------------------------------------------------------
@@ -694,3 +720,4 @@ def test_rerun_failed_replays_the_failures_which_then_succeed(worker, client, al
     for started in rerun.json():
         execution = runs.execution_wait(WorkflowExecution.objects.get(pk=started["id"]), timeout=30)
         assert (execution.status, execution.trigger, execution.outputs) == ("succeeded", "replay", {"count": 2})
+    assert api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {}).json() == []  # each failure once

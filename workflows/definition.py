@@ -355,6 +355,11 @@ def problems(definition: Definition, interfaces: Interfaces) -> list[Problem]:
                 report(step.id, "on_error", "a step cannot handle its own errors")
         if list(definition.handlers).count(step.id) > 1:
             report(step.id, "on_error", "a step may handle the errors of one step only")
+        if step.for_each:
+            each = step.for_each if is_expression(step.for_each) else "{{ " + step.for_each + " }}"
+            items = _source_type(each, definition, workflow_inputs, interfaces)
+            if items is not None and items["type"] not in ("list", "json"):
+                report(step.id, "for_each", f"for_each needs a list, not {describe(items)}")
         upstream = _upstream(definition, step.id)
         for where, binding in _step_bindings(step):
             _check_binding(definition, step, where, binding, upstream, workflow_inputs, interfaces, report)
@@ -364,6 +369,7 @@ def problems(definition: Definition, interfaces: Interfaces) -> list[Problem]:
     if cycle:
         report(cycle[0], "after", f"the steps form a cycle: {' → '.join([*cycle, cycle[0]])}")
     every_step = set(definition.by_id)
+    skippable = may_be_skipped(definition)
     for output in definition.outputs:
         where = f"outputs.{output.name}"
         _check_binding(definition, None, where, output.value, every_step, workflow_inputs, interfaces, report)
@@ -371,9 +377,32 @@ def problems(definition: Definition, interfaces: Interfaces) -> list[Problem]:
         if output.type and source and not compatible(source, {"type": output.type, "subtype": output.subtype}):
             report(None, where, f"{describe(source)} cannot be returned as {output.type}")
         if not output.optional:
-            for ref in _refs(output.value):
-                if ref.kind == "step" and ref.parts and ref.parts[0] in definition.handlers:
-                    report(None, where, f"{ref.parts[0]} runs only on errors; mark this output optional")
+            for name in dict.fromkeys(ref.parts[0] for ref in _refs(output.value) if ref.kind == "step" and ref.parts):
+                if name in skippable:
+                    report(None, where, f"{name} {skippable[name]}; mark this output optional")
+    return found
+
+
+def may_be_skipped(definition: Definition) -> dict[str, str]:
+    """The steps a run may skip, each with why, as the engine decides (``engine._decide``): an error
+    handler runs only when its step failed, a step with ``run_if`` only when it holds, and a step
+    is skipped when everything it depends on was skipped or failed into an error handler."""
+    found: dict[str, str] = {}
+    for step in definition.steps:
+        if step.id in definition.handlers:
+            found[step.id] = "runs only on errors"
+        elif step.run_if:
+            found[step.id] = "runs only when its run_if holds"
+    changed = True
+    while changed:  # to a fixed point: a chain of steps may each depend on the one before
+        changed = False
+        for step in definition.steps:
+            needs = sorted(d for d in definition.dependencies[step.id] if d in definition.by_id)
+            if step.id in found or not needs:
+                continue
+            if all(d in found or definition.by_id[d].handler for d in needs):
+                found[step.id] = f"depends only on steps that may not run ({', '.join(needs)})"
+                changed = True
     return found
 
 

@@ -44,13 +44,13 @@ from django.utils.dateparse import parse_datetime
 from accounts.services import member_ids
 from components import errors
 from components.errors import RunError
-from components.invocation import Invocation, invoke
-from components.models import ComponentVersion
+from components.invocation import Invocation, http_timeout, invoke
+from components.models import ComponentVersion, Kind
 from components.types import check_outputs, coerce_inputs
 from synchronise.lib.events import publish_change
 from workflows import definition as definitions
 from workflows import statements
-from workflows.definition import WORKER_LOST, Definition, Step
+from workflows.definition import WORKER_LOST, Definition, Retry, Step
 from workflows.expressions import TemplateProblem, evaluate, truthy
 from workflows.models import (
     FINISHED,
@@ -356,7 +356,7 @@ def _claim(row: StepRun, execution: WorkflowExecution, step: Step, *, waiting_as
     fields = {
         "status": StepStatus.RUNNING,
         "lease_owner": worker_id(),
-        "lease_expires_at": now + timedelta(seconds=_lease_seconds(step)),
+        "lease_expires_at": now + timedelta(seconds=_lease_seconds(execution, step)),
         "started_at": now,
     }
     if not StepRun.objects.filter(pk=row.pk, status=waiting_as).update(**fields):
@@ -453,7 +453,7 @@ def _start_step(
     if lease_to:
         first = created[0]
         first.status, first.lease_owner, first.started_at = StepStatus.RUNNING, lease_to, now
-        first.lease_expires_at = now + timedelta(seconds=_lease_seconds(step))
+        first.lease_expires_at = now + timedelta(seconds=_lease_seconds(execution, step))
         first.next_attempt_at = None
     created = StepRun.objects.bulk_create(created)
     if created and created[0].pk is None:  # a backend that does not return ids from bulk inserts
@@ -602,9 +602,18 @@ def finished_key(execution_id: int) -> str:
 # --- Running a step ---------------------------------------------------------------------------
 
 
-def _lease_seconds(step: Step) -> float:
-    timeout = step.timeout or _setting("SANDBOX_WALL_SECONDS", 20)
-    return timeout + _setting("WORKFLOW_LEASE_GRACE_SECONDS", 10)
+def _lease_seconds(execution: WorkflowExecution, step: Step) -> float:
+    """How long an attempt may hold its lease: the longest it can legitimately run, plus a grace.
+    Code runs within the sandbox limits (the plan's wall time, tightened by the step's timeout;
+    ``ctx.http`` calls are cut at that deadline); an ``http`` component within its request timeout."""
+    grace = _setting("WORKFLOW_LEASE_GRACE_SECONDS", 10)
+    try:
+        kind = _implementation(step.version_id).kind if step.version_id is not None else None
+    except ComponentVersion.DoesNotExist:
+        kind = None  # fails at once when run
+    if kind == Kind.HTTP:
+        return http_timeout(step.timeout) + grace
+    return _limits(execution, step).wall_seconds + grace
 
 
 def run_step(step_run_id: int) -> Next:
@@ -741,22 +750,29 @@ def _item_fast_path(execution: WorkflowExecution, row: StepRun, step: Step, *, c
     return following
 
 
-def _retry(row: StepRun, step: Step, error: dict[str, Any], *, interrupted: bool = False) -> list[int]:
-    """Schedule the next attempt of a failed step run if its policy allows; returns it if due now."""
-    policy = step.retry
-    if interrupted:
-        if row.interruptions + 1 >= MAX_INTERRUPTIONS:
-            return []
-    elif row.attempt >= policy.attempts or error.get("code") not in policy.on_codes:
-        return []
-    delay = min(policy.backoff * policy.factor ** (row.attempt - 1), policy.max_delay)
+def retry_delay(policy: Retry, tried: int, error: dict[str, Any]) -> float:
+    """Seconds before the next attempt after ``tried`` answered attempts: exponential backoff capped
+    at ``max_delay``, with jitter (a random point in its upper half), and never sooner than the
+    ``retry_after`` the failure asked for (``Retry-After``), itself capped at ``max_delay``."""
+    delay = min(policy.backoff * policy.factor ** (tried - 1), policy.max_delay)
     if policy.jitter:
         delay = random.uniform(delay / 2, delay)  # noqa: S311 - spreading retries, not cryptography
     retry_after = error.get("retry_after")
-    if isinstance(retry_after, int | float) and retry_after > 0:
+    if isinstance(retry_after, int | float) and not isinstance(retry_after, bool) and retry_after > 0:
         delay = max(delay, min(float(retry_after), policy.max_delay or float(retry_after)))
+    return delay
+
+
+def _retry(row: StepRun, step: Step, error: dict[str, Any], *, interrupted: bool = False) -> list[int]:
+    """Schedule the next attempt of a failed step run if its policy allows; returns it if due now."""
+    policy = step.retry
+    tried = row.attempt - row.interruptions  # attempts that ran to an answer: a lost worker's do not count
     if interrupted:
-        delay = 0
+        if row.interruptions + 1 >= MAX_INTERRUPTIONS:
+            return []
+    elif tried >= policy.attempts or error.get("code") not in policy.on_codes:
+        return []
+    delay = 0.0 if interrupted else retry_delay(policy, tried, error)
     due = timezone.now() + timedelta(seconds=delay)
     status = StepStatus.QUEUED if delay <= 0 else StepStatus.WAITING
     nxt = StepRun.objects.create(

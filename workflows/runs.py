@@ -158,7 +158,7 @@ def execution_start(
         execution.inputs = coerce_inputs(plan.get("inputs", []), inputs)
     except RunError as error:
         execution.status, execution.error = Status.FAILED, error.as_dict()
-        execution.started_at = execution.finished_at = timezone.now()
+        execution.finished_at = timezone.now()  # never started: not counted by a rate limit
         execution.save()
         raise
     try:
@@ -188,7 +188,8 @@ def execution_record_refused(
 ) -> WorkflowExecution:
     """A failed execution for a run that could not start (no published version, problems, over
     quota), for triggers nobody waits on — schedules — so the refusal shows in the executions list.
-    Not counted against the plan."""
+    Not counted against the plan, nor by the workflow's rate limit (it never started). Its plan is
+    empty: a replay runs the workflow as it is then."""
     now = timezone.now()
     fields = {
         "project": workflow.project,
@@ -197,7 +198,6 @@ def execution_record_refused(
         "inputs": inputs,
         "status": Status.FAILED,
         "error": error.as_dict(),
-        "started_at": now,
         "finished_at": now,
         "duration_ms": 0,
     }
@@ -267,7 +267,8 @@ def execution_cancel(*, execution: WorkflowExecution, actor: User | None) -> boo
 
 
 def execution_replay(*, execution: WorkflowExecution, actor: User | None) -> WorkflowExecution:
-    """A new execution of the same plan with the same inputs (needs ``edit``)."""
+    """A new execution of the same plan with the same inputs (needs ``edit``). A run that was
+    refused before it started (``execution_record_refused``: no plan) runs the workflow as it is now."""
     _require_edit(execution, actor)
     return execution_start(
         workflow=execution.workflow,
@@ -275,7 +276,7 @@ def execution_replay(*, execution: WorkflowExecution, actor: User | None) -> Wor
         trigger=Trigger.REPLAY,
         user=actor,
         source=execution,
-        plan=execution.plan,
+        plan=execution.plan or None,
     )
 
 
@@ -335,10 +336,30 @@ def _reuse_before(source: WorkflowExecution, execution: WorkflowExecution, step:
 
 
 def executions_rerun_failed(*, workflow: Workflow, actor: User, limit: int = 100) -> list[WorkflowExecution]:
-    """Replay the workflow's most recent failed or timed-out executions (needs ``edit``)."""
+    """Replay the workflow's newest failed or timed-out executions that were not replayed or
+    restarted yet (needs ``edit``), so asking twice re-runs each failure once. Failures of bad inputs
+    (101, 102) are left out: they would fail the same way. When a replay is refused (the quota is
+    used up, the workflow has problems), the ones started so far are returned, or the refusal raised
+    if none was."""
     require_permission(workflow.project, actor, Permission.EDIT)
-    failed = workflow.executions.filter(status__in=(Status.FAILED, Status.TIMED_OUT)).order_by("-created_at")
-    return [execution_replay(execution=execution, actor=actor) for execution in failed[:limit]]
+    rerun = WorkflowExecution.objects.filter(workflow=workflow, source__isnull=False).values("source")
+    failed = (
+        workflow.executions.filter(status__in=(Status.FAILED, Status.TIMED_OUT))
+        .exclude(pk__in=rerun)
+        .exclude(error__code__in=(errors.INCORRECT_INPUT, errors.MISSING_INPUT))
+        .order_by("-created_at", "-id")
+    )
+    started: list[WorkflowExecution] = []
+    with transaction.atomic():
+        type(workflow).objects.select_for_update().filter(pk=workflow.pk).first()  # one bulk re-run at a time
+        for execution in failed[:limit]:
+            try:
+                started.append(execution_replay(execution=execution, actor=actor))
+            except RunError:
+                if not started:
+                    raise
+                break
+    return started
 
 
 __all__ = ["DRAFT", "FINISHED", "execution_cancel", "execution_replay", "execution_restart", "execution_start"]

@@ -156,7 +156,10 @@ class WorkflowViewSet(
 
     @extend_schema(
         summary="Replay the failed executions",
-        description="Needs 'edit'. Replays the newest failed or timed-out executions, each with its inputs.",
+        description=(
+            "Needs 'edit'. Replays the newest failed or timed-out executions that were not replayed or "
+            "restarted yet, each with its inputs; failures of bad inputs (101, 102) are left out."
+        ),
         request=s.RerunFailedSerializer,
         responses={201: s.WorkflowExecutionSerializer(many=True)},
     )

@@ -110,6 +110,16 @@ def test_a_component_error_carries_its_code_and_message(pool: Pool, raise_line: 
     assert outcome.error == {"code": 402, "message": "card declined"}
 
 
+def test_a_component_error_may_ask_for_a_retry_after(pool: Pool) -> None:
+    outcome = run(pool, "def run(inputs, ctx):\n    raise ComponentError('slow down', 429, retry_after=30)\n")
+    assert outcome.error == {"code": 429, "message": "slow down", "retry_after": 30.0}
+    for wait in ("-1", "'soon'", "float('nan')", "10**6"):
+        outcome = run(pool, f"def run(inputs, ctx):\n    raise ComponentError('x', 429, retry_after={wait})\n")
+        assert outcome.error is not None
+        assert outcome.error["code"] == Code.EXCEPTION, wait
+        assert "retry_after must be 0 to 86400 seconds" in outcome.error["message"]
+
+
 def test_a_component_error_below_200_is_refused(pool: Pool) -> None:
     outcome = run(pool, "def run(inputs, ctx):\n    raise ComponentError('sneaky', 109)\n")
     assert outcome.error is not None

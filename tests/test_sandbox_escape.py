@@ -734,6 +734,9 @@ def test_frames_forged_on_its_own_channel_cannot_bypass_the_host_checks(pool: Po
         ("R", {"outputs": {"x": "y" * 5000}}, Code.OUTPUT),  # an oversized result: refused by its header
         ("E", {"code": 109, "message": "forged"}, Code.EXCEPTION),  # host-only codes cannot come from the code
         ("E", {"code": 402, "message": "fine", "extra": "no"}, Code.EXCEPTION),
+        ("E", {"code": 402, "message": "wait", "retry_after": 10**9}, Code.EXCEPTION),  # beyond a day
+        ("E", {"code": 402, "message": "wait", "retry_after": "5"}, Code.EXCEPTION),
+        ("E", {"code": 120, "message": "wait", "retry_after": 5}, Code.EXCEPTION),  # a component's codes only
         ("R", {"outputs": [1, 2]}, Code.EXCEPTION),
         ("J", {"code": ""}, Code.EXCEPTION),  # a host-to-child type
         ("H", {"method": "GET", "url": "x"}, Code.EXCEPTION),  # malformed HTTP request

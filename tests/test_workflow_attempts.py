@@ -64,6 +64,23 @@ def test_the_delay_backs_off_with_jitter_and_is_capped_and_retry_after_is_honour
     assert engine.retry_delay(steady, 1, {"retry_after": True}) == 2.0  # not a number of seconds
 
 
+def test_a_code_step_may_pass_on_a_retry_after(alice, project) -> None:  # type: ignore[no-untyped-def]
+    code = "def run(inputs, ctx):\n    raise ComponentError('slow down', 429, retry_after=40)\n"
+    limited = make_component(project=project, actor=alice, name="Limited", code=code)
+    retry = {"attempts": 2, "backoff": 1, "max_delay": 60, "jitter": False, "on_codes": [429]}
+    workflow = make_workflow(
+        project=project, actor=alice, steps=[{"id": "call", "component": limited.pk, "inputs": {}, "retry": retry}]
+    )
+    first = started(workflow, alice)
+    engine.run_claimed(first)
+    first.refresh_from_db()
+    assert first.error == {"code": 429, "message": "slow down", "retry_after": 40.0}
+    second = StepRun.objects.get(execution=first.execution, attempt=2)
+    assert second.status == StepStatus.WAITING
+    assert second.next_attempt_at is not None
+    assert (second.next_attempt_at - first.finished_at).total_seconds() == pytest.approx(40, abs=2)
+
+
 # --- A lost worker does not use up the retry budget --------------------------------------------
 
 

@@ -65,7 +65,9 @@ _ERROR_EXTRAS: dict[str, tuple[type, ...]] = {
     "type": (str,),
     "line": (int, type(None)),
     "col": (int, type(None)),
+    "retry_after": (int, float),  # ComponentError(..., retry_after=): a component's code only
 }
+MAX_RETRY_AFTER = 86_400
 
 
 class SandboxUnavailable(Exception):
@@ -855,6 +857,8 @@ def _child_error(frame: dict[str, Any]) -> dict[str, Any]:
         expected = _ERROR_EXTRAS.get(key)
         if expected is None or isinstance(value, bool) or not isinstance(value, expected):
             raise _ProtocolViolation(f"malformed error frame field {key!r}")
+    if "retry_after" in extras and (code < 200 or not 0 <= extras["retry_after"] <= MAX_RETRY_AFTER):
+        raise _ProtocolViolation("malformed error frame field 'retry_after'")  # NaN fails the range too
     return _error(code, message, **extras)
 
 

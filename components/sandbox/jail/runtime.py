@@ -90,6 +90,7 @@ MAX_JOB_BYTES = 32 * 1024 * 1024
 MAX_ANSWER_BYTES = 24 * 1024 * 1024
 MAX_MESSAGE_CHARS = 4000
 MAX_TRACEBACK_CHARS = 8000
+MAX_RETRY_AFTER = 86_400  # seconds, as a workflow retry's max_delay
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 ERR_MEMORY = 111
@@ -124,12 +125,14 @@ def preload() -> None:
 
 
 class ComponentError(Exception):
-    """Raise from component code to fail the run with your own ``code`` (an integer, 200 or more)."""
+    """Raise from component code to fail the run with your own ``code`` (an integer, 200 or more);
+    ``retry_after``: seconds a workflow should wait before retrying (a ``Retry-After`` passed on)."""
 
-    def __init__(self, message: object = "", code: int = 200) -> None:
+    def __init__(self, message: object = "", code: int = 200, retry_after: float | None = None) -> None:
         super().__init__(message, code)
         self.message = str(message)
         self.code = code
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return self.message
@@ -376,9 +379,15 @@ def _user_traceback(error: BaseException) -> str:
 def _failure(error: BaseException) -> tuple[int, dict[str, Any]]:
     if isinstance(error, ComponentError):
         code = error.code
-        if isinstance(code, int) and not isinstance(code, bool) and 200 <= code <= 2_147_483_647:
+        if not isinstance(code, int) or isinstance(code, bool) or not 200 <= code <= 2_147_483_647:
+            return _error(ERR_EXCEPTION, f"ComponentError needs an integer code of 200 or more, got {code!r}")
+        wait = error.retry_after
+        if wait is None:
             return _error(code, error.message)
-        return _error(ERR_EXCEPTION, f"ComponentError needs an integer code of 200 or more, got {code!r}")
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_RETRY_AFTER:
+            wanted = f"0 to {MAX_RETRY_AFTER} seconds"
+            return _error(ERR_EXCEPTION, f"ComponentError retry_after must be {wanted}, got {wait!r}")
+        return _error(code, error.message, retry_after=float(wait))
     if isinstance(error, MemoryError):
         return _error(ERR_MEMORY, "memory limit exceeded")
     return _error(ERR_EXCEPTION, _describe(error), traceback=_user_traceback(error), type=type(error).__name__)

@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from accounts.authentication import PublishableKeyAuthentication, SecretKeyAuthentication, request_api_key
 from accounts.models import ApiKeyKind, Permission, Project, User
 from accounts.services import require_permission
-from components import credentials, errors, runs, services
+from components import connectors, credentials, errors, runs, services
 from components.errors import RunError
 from components.models import Component, ComponentVersion, Credential, Execution, Trigger
 
@@ -71,9 +71,9 @@ class ComponentSerializer(serializers.ModelSerializer[Component]):
         model = Component
         fields = (
             "id", "project", "name", "description", "tags", "icon", "public", "kind",
-            "inputs", "outputs", "code", "http", "builtin", "latest_version", "created_at", "updated_at",
+            "inputs", "outputs", "code", "http", "builtin", "connector", "latest_version", "created_at", "updated_at",
         )  # fmt: skip
-        read_only_fields = ("id", "latest_version", "created_at", "updated_at")
+        read_only_fields = ("id", "connector", "latest_version", "created_at", "updated_at")
         extra_kwargs = {"code": {"trim_whitespace": False}}  # code is kept exactly as typed
 
     def get_latest_version(self, component: Component) -> int | None:
@@ -187,6 +187,66 @@ class ComponentViewSet(
     @action(detail=True, methods=["get"])
     def versions(self, request: Request, pk: str) -> Response:
         return Response(VersionSerializer(self.get_object().versions.all(), many=True).data)
+
+
+class ConnectorSerializer(serializers.Serializer[Any]):
+    connector = serializers.CharField(help_text="The connector's name, for `install`.")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    kind = serializers.CharField()
+    inputs = serializers.ListField(child=serializers.DictField())
+    outputs = serializers.ListField(child=serializers.DictField())
+
+
+class InstallSerializer(serializers.Serializer[Any]):
+    project = serializers.IntegerField(help_text="The project to install it in (you need 'edit').")
+
+
+@extend_schema(tags=["components"])
+class ConnectorViewSet(viewsets.ViewSet):
+    """The official connectors (``components/connectors``): ready-made components any project may
+    install, as a published copy of its own."""
+
+    lookup_field = "name"
+    lookup_value_converter = "slug"
+
+    @extend_schema(responses=ConnectorSerializer(many=True), summary="The official connectors")
+    def list(self, request: Request) -> Response:
+        return Response([connector.as_entry() for connector in connectors.catalog()])
+
+    @extend_schema(responses=ConnectorSerializer, summary="One official connector")
+    def retrieve(self, request: Request, name: str) -> Response:
+        return Response(self._connector(name).as_entry())
+
+    @extend_schema(
+        request=InstallSerializer,
+        responses={201: ComponentSerializer, 200: ComponentSerializer},
+        summary="Install it in a project",
+        description="Needs 'edit' in the project. 201 with the new component, published; 200 with the "
+        "project's copy when it has one already.",
+    )
+    @action(detail=True, methods=["post"])
+    def install(self, request: Request, name: str) -> Response:
+        connector = self._connector(name)
+        body = InstallSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        key = request_api_key(request)
+        if key is not None and key.kind == ApiKeyKind.PUBLISHABLE:
+            raise PermissionDenied("a publishable key only runs components")
+        project = Project.objects.visible_to(request.user).filter(pk=body.validated_data["project"]).first()
+        if project is None or (key is not None and key.project_id != project.pk):
+            raise DRFValidationError({"project": ["unknown project"]})
+        component, created = services.connector_install(project=project, actor=actor(request), name=connector.name)
+        component = Component.objects.prefetch_related("versions").get(pk=component.pk)
+        return Response(ComponentSerializer(component).data, status=status.HTTP_201_CREATED if created else 200)
+
+    @staticmethod
+    def _connector(name: str) -> connectors.Connector:
+        found = connectors.get(name)
+        if found is None:
+            raise Http404("no official connector by that name")
+        return found
 
 
 class RunView(APIView):

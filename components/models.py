@@ -46,6 +46,9 @@ class Component(Implementation):
     tags = models.JSONField(default=list, blank=True)
     icon = models.CharField(max_length=32, blank=True)
     public = models.BooleanField(default=False, help_text="May be run with the project's publishable key.")
+    connector = models.CharField(
+        max_length=100, blank=True, editable=False, help_text="The official connector it was installed from."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -139,6 +139,37 @@ def component_publish(*, component: Component, actor: User, changelog: str = "")
 
 
 @transaction.atomic
+def connector_install(*, project: Project, actor: User, name: str) -> tuple[Component, bool]:
+    """The project's copy of an official connector (needs ``edit``), published, and whether it was
+    installed just now; a project that has one already gets it back (``components/connectors``)."""
+    from components import connectors
+
+    require_permission(project, actor, Permission.EDIT)
+    connector = connectors.get(name)
+    if connector is None:
+        raise ValidationError({"connector": [f"no official connector named {name!r}"]})
+    Project.objects.select_for_update().filter(pk=project.pk).first()  # two installs at once make one copy
+    installed = Component.objects.filter(project=project, connector=name, versions__isnull=False).first()
+    if installed is not None:
+        return installed, False
+    component = component_create(
+        project=project,
+        actor=actor,
+        name=connector.title,
+        description=connector.description,
+        tags=connector.tags,
+        kind=Kind.HTTP,
+        inputs=connector.inputs,
+        outputs=connector.outputs,
+        http=connector.http,
+    )
+    component.connector = name
+    component.save(update_fields=["connector"])
+    component_publish(component=component, actor=actor, changelog=f"Installed from the official connector {name}")
+    return component, True
+
+
+@transaction.atomic
 def component_duplicate(*, component: Component, actor: User, name: str | None = None) -> Component:
     """A copy of the component's draft and settings, in the same project (needs ``edit``)."""
     fields = {field: getattr(component, field) for field in EDITABLE_FIELDS if field != "name"}

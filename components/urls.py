@@ -9,6 +9,7 @@ from components import api
 
 router = SimpleRouter(use_regex_path=False)
 router.register("components", api.ComponentViewSet, basename="api-component")
+router.register("connectors", api.ConnectorViewSet, basename="api-connector")
 router.register("executions", api.ExecutionViewSet, basename="api-execution")
 router.register("projects/<int:project_pk>/credentials", api.CredentialViewSet, basename="api-credential")
 

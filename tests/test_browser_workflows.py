@@ -315,3 +315,33 @@ def test_the_triggers_tab_shows_the_webhook_url_once_and_previews_the_schedule(
     expect(page.get_by_test_id("webhook")).to_contain_text(f"/hooks/{workflow.pk}/whk_")
     expect(page.get_by_test_id("webhook-secret")).to_be_hidden()
     expect(page.get_by_label("Cron")).to_have_value("30 6 * * 1")
+
+
+def test_an_official_connector_is_installed_when_added_from_the_catalog(chromium, asgi_url, alice, bob, project):  # type: ignore[no-untyped-def]
+    from components.models import Component
+    from tests.factories import make_workflow
+
+    workflow = make_workflow(project=project, actor=alice, name="Notify", steps=[], publish=False)
+    page = signed_in_context(chromium, asgi_url, bob).new_page()
+    page.goto(f"{asgi_url}/workflows/{workflow.pk}/")
+    page.get_by_role("button", name="Add step").click()
+    page.get_by_label("Search components").fill("slack")
+    catalog = page.get_by_test_id("catalog")
+    expect(catalog.locator("li")).to_have_count(1)
+    expect(catalog.get_by_test_id("official-badge")).to_be_visible()
+    page.get_by_role("button", name="Add Slack: send a message", exact=True).click()
+    expect(page.get_by_test_id("step-card-slack-send-a-message")).to_be_visible()
+    saved(page)
+    installed = Component.objects.get(project=project, connector="slack-message")
+    assert installed.versions.count() == 1
+    workflow.refresh_from_db()
+    assert [step["component"] for step in workflow.definition["steps"]] == [installed.pk]
+    # Now the project's own component: added again, it is not installed a second time.
+    page.get_by_role("button", name="Add step").click()
+    page.get_by_label("Search components").fill("slack")
+    expect(catalog.locator("li")).to_have_count(1)
+    expect(catalog.get_by_test_id("official-badge")).to_be_visible()  # still marked as official
+    page.get_by_role("button", name="Add Slack: send a message", exact=True).click()
+    expect(page.get_by_test_id("step-card-slack-send-a-message-2")).to_be_visible()
+    saved(page)
+    assert Component.objects.filter(project=project, connector="slack-message").count() == 1

@@ -283,14 +283,30 @@
 
       catalogEntry(step) { return this.catalog.find((entry) => entry.id === step.component) || null; },
 
-      addStep(entry) {
-        if (!entry.latest) return;
+      async addStep(entry) {
+        if (!entry.latest && entry.connector) entry = await this.install(entry);
+        if (!entry || !entry.latest) return;
         const id = B.stepId(entry.name, new Set(this.steps.map((s) => s.id)));
         this.steps.push(normaliseStep({ id, component: entry.id }));
         this.catalogOpen = false;
         this.catalogQuery = "";
         this.select(id);
         this.changed({ now: true });
+      },
+
+      async install(entry) {
+        // An official connector becomes a published component of the project on first use.
+        const url = config.installUrl.replace("__name__", encodeURIComponent(entry.connector));
+        const answer = await post(url, { project: config.projectId });
+        if (!answer.ok || !answer.data) {
+          this.saveError = answer.status === 403 ? "You may not add components to this project." : errorText(answer);
+          return null;
+        }
+        const c = answer.data;
+        const installed = { id: c.id, name: c.name, description: c.description, kind: c.kind, connector: c.connector,
+          versions: [c.latest_version], latest: c.latest_version, inputs: c.inputs, outputs: c.outputs };
+        this.catalog = this.catalog.filter((other) => other !== entry && other.id !== c.id).concat([installed]);
+        return installed;
       },
 
       removeStep(id) {

@@ -52,6 +52,8 @@ def workflow_editor(request: HttpRequest, pk: int) -> HttpResponse:
         "saveUrl": reverse("workflows_definition", args=[workflow.pk]),
         "publishUrl": reverse("workflows_publish", args=[workflow.pk]),
         "runUrl": reverse("workflows_run", args=[workflow.pk]),
+        "installUrl": reverse("api-connector-install", args=["__name__"]),
+        "projectId": workflow.project_id,
     }
     context["versions"] = workflow.versions.order_by("-number")
     return render(request, "workflows/editor.html", context)

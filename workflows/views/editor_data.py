@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components import connectors
 from components.models import Component, ComponentVersion
 from components.types import TYPES, describe
 from workflows import definition as definitions
@@ -34,9 +35,10 @@ class Source:
 
 
 def catalog(workflow: Workflow) -> list[dict[str, Any]]:
-    """The project's components for the "Add a step" list (two queries): each with its published
-    version numbers, newest first, and the interface of the newest. Only components with a
-    version may be added (``latest`` is ``None`` for the others)."""
+    """The "Add a step" list (two queries): the project's components, each with its published
+    version numbers, newest first, and the interface of the newest (only components with a version
+    may be added: ``latest`` is ``None`` for the others), then the official connectors the project
+    has not installed (``id`` ``None``: the editor installs one when it is added)."""
     versions: dict[int, list[ComponentVersion]] = {}
     published = (
         ComponentVersion.objects.filter(component__project_id=workflow.project_id)
@@ -59,8 +61,13 @@ def catalog(workflow: Workflow) -> list[dict[str, Any]]:
                 "latest": mine[0].number if mine else None,
                 "inputs": shape.inputs,
                 "outputs": shape.outputs,
+                "connector": component.connector,
             }
         )
+    installed = {entry["connector"] for entry in entries if entry["latest"] is not None}
+    for connector in connectors.catalog():
+        if connector.name not in installed:
+            entries.append({**connector.as_entry(), "id": None, "versions": [], "latest": None})
     return entries
 
 

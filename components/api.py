@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -112,6 +112,13 @@ def run_response(execution: Execution) -> Response:
 
 
 @extend_schema(tags=["components"])
+@extend_schema_view(
+    list=extend_schema(summary="Your components"),
+    create=extend_schema(summary="Create a component", description="Needs 'edit' in the project."),
+    retrieve=extend_schema(summary="One component, with its draft"),
+    partial_update=extend_schema(summary="Change the draft and settings", description="Needs 'edit'."),
+    destroy=extend_schema(summary="Delete a component", description="Needs 'edit'; its versions and runs go too."),
+)
 class ComponentViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -326,6 +333,10 @@ class RunnerOrMember(BasePermission):
 
 
 @extend_schema(tags=["components"])
+@extend_schema_view(
+    list=extend_schema(summary="Component runs you may see"),
+    retrieve=extend_schema(summary="One component run"),
+)
 class ExecutionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet[Execution]):
     """Executions of the components you can read; with a publishable key, the runs it started."""
 
@@ -387,12 +398,12 @@ class CredentialViewSet(viewsets.ViewSet):
             raise Http404
         return project
 
-    @extend_schema(responses=CredentialSerializer(many=True))
+    @extend_schema(responses=CredentialSerializer(many=True), summary="The project's credentials (names only)")
     def list(self, request: Request, project_pk: int) -> Response:
         project = self._project(request, project_pk)
         return Response(CredentialSerializer(project.credentials.order_by("name"), many=True).data)
 
-    @extend_schema(request=CredentialSerializer, responses={201: CredentialSerializer})
+    @extend_schema(request=CredentialSerializer, responses={201: CredentialSerializer}, summary="Store a credential")
     def create(self, request: Request, project_pk: int) -> Response:
         """Create or replace a credential (the value can never be read back)."""
         project = self._project(request, project_pk)
@@ -404,7 +415,9 @@ class CredentialViewSet(viewsets.ViewSet):
             raise _field_errors(error) from None
         return Response(CredentialSerializer(credential).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=CredentialChangeSerializer, responses={200: CredentialSerializer})
+    @extend_schema(
+        request=CredentialChangeSerializer, responses={200: CredentialSerializer}, summary="Change a credential"
+    )
     def partial_update(self, request: Request, project_pk: int, name: str) -> Response:
         """Change the allowed hosts, the value, or both, of an existing credential."""
         project = self._project(request, project_pk)
@@ -425,7 +438,7 @@ class CredentialViewSet(viewsets.ViewSet):
             raise _field_errors(error) from None
         return Response(CredentialSerializer(credential).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None}, summary="Delete a credential")
     def destroy(self, request: Request, project_pk: int, name: str) -> Response:
         project = self._project(request, project_pk)
         try:

@@ -114,6 +114,7 @@ WORKFLOW_WRITES = (
     "workflows_settings",
     "workflows_duplicate",
     "workflows_delete",
+    "workflows_rerun_failed",
 )
 EXECUTION_WRITES = ("workflows_execution_cancel", "workflows_execution_replay", "workflows_execution_restart")
 
@@ -499,6 +500,11 @@ def test_export_fills_in_the_workflow_and_the_key_prefix(client, workflow, bob):
     download = client.get(link, HTTP_ACCEPT=click)
     assert download["Content-Type"] == "application/json"
     assert "attachment" in download["Content-Disposition"]
+    assert f'href="{link}&amp;components=reference"' in page
+    by_reference = client.get(f"{link}&components=reference", HTTP_ACCEPT=click).json()
+    embedded = download.json()
+    assert [set(entry) for entry in by_reference["components"]] == [{"key", "ref"}]
+    assert [set(entry) for entry in embedded["components"]] == [{"key", "embedded"}]
 
 
 # --- executions -----------------------------------------------------------------------------------
@@ -608,6 +614,22 @@ def test_replay_and_restart_start_new_executions(client, execution, bob):  # typ
     assert response["Location"] == reverse("workflows_execution", args=[restart.pk])
     assert restart.restart_from == "two"
     assert list(StepRun.objects.filter(execution=restart).values_list("step", "reused")) == [("one", True)]
+
+
+def test_rerun_failures_replays_each_failure_once(client, workflow, execution, bob):  # type: ignore[no-untyped-def]
+    WorkflowExecution.objects.filter(pk=execution.pk).update(
+        status="failed", error={"code": 201, "message": "boom"}, finished_at=timezone.now()
+    )
+    client.force_login(bob)
+    page = client.get(reverse("workflows_executions", args=[workflow.pk])).content.decode()
+    assert reverse("workflows_rerun_failed", args=[workflow.pk]) in page
+    response = client.post(reverse("workflows_rerun_failed", args=[workflow.pk]), follow=True)
+    assert "Re-running 1 failed execution." in response.content.decode()
+    replay = WorkflowExecution.objects.get(source=execution, trigger=Trigger.REPLAY)
+    assert replay.inputs == execution.inputs
+    response = client.post(reverse("workflows_rerun_failed", args=[workflow.pk]), follow=True)
+    assert "No failed execution is left to re-run." in response.content.decode()
+    assert WorkflowExecution.objects.filter(source=execution).count() == 1
 
 
 def test_restart_names_what_is_wrong(client, execution, bob):  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ urlpatterns = [
     path("<int:pk>/export/", tabs.workflow_export, name="workflows_export"),
     path("<int:pk>/executions/", executions.workflow_executions, name="workflows_executions"),
     path("<int:pk>/executions/rows/", executions.workflow_executions_rows, name="workflows_executions_rows"),
+    path("<int:pk>/executions/rerun-failed/", executions.workflow_rerun_failed, name="workflows_rerun_failed"),
     path("<int:pk>/duplicate/", lists.workflow_duplicate, name="workflows_duplicate"),
     path("<int:pk>/delete/", lists.workflow_delete, name="workflows_delete"),
     # One execution

@@ -1,6 +1,6 @@
 """Executions: the lists (a workflow's tab and a project's page, filtered, refreshed live), the
 execution page with its step timeline, the editor's run-progress fragment, and the buttons
-cancel / restart from a step / replay (``workflows.runs``; they need ``edit``)."""
+cancel / restart from a step / replay / re-run the failures (``workflows.runs``; they need ``edit``)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,23 @@ def workflow_executions_rows(request: HttpRequest, pk: int) -> HttpResponse:
     form = ExecutionFilterForm(request.GET)
     context = {**tab_context(workflow, membership, "executions"), **_rows(request, workflow.executions.all(), form)}
     return render(request, "workflows/partials/execution_rows.html", context)
+
+
+@login_required
+@require_POST
+def workflow_rerun_failed(request: HttpRequest, pk: int) -> HttpResponse:
+    """Replay the failures not re-run yet (``runs.executions_rerun_failed``)."""
+    workflow, _ = member_workflow(request, pk, Permission.EDIT)
+    try:
+        started = runs.executions_rerun_failed(workflow=workflow, actor=signed_in(request))
+    except (ValidationError, RunError) as error:
+        _refused(request, error)
+        return redirect("workflows_executions", workflow.pk)
+    if started:
+        messages.success(request, f"Re-running {len(started)} failed execution{'s' if len(started) > 1 else ''}.")
+    else:
+        messages.info(request, "No failed execution is left to re-run.")
+    return redirect("workflows_executions", workflow.pk)
 
 
 # --- a project's executions -------------------------------------------------------------------

@@ -49,6 +49,12 @@ def visible_components(request: Request) -> QuerySet[Component]:
     return components.filter(project__in=Project.objects.visible_to(request.user))
 
 
+def _may_run_any(request: Request) -> bool:
+    """The validation roles, signed in: a key reaches its own project only, whoever created it."""
+    user = request.user
+    return request_api_key(request) is None and user.is_authenticated and user.has_perm("accounts.run_any_component")
+
+
 def runnable_component(request: Request, pk: Any) -> Component:
     """The component to run, or ``RunError`` 104 (unknown, or not yours: existence does not leak)."""
     try:
@@ -56,7 +62,7 @@ def runnable_component(request: Request, pk: Any) -> Component:
     except (TypeError, ValueError):
         raise RunError(errors.UNKNOWN_ID, "unknown component") from None
     found = visible_components(request).filter(pk=pk).first()
-    if found is None and request.user.is_authenticated and request.user.has_perm("accounts.run_any_component"):
+    if found is None and _may_run_any(request):
         found = Component.objects.select_related("project").filter(pk=pk).first()  # validation roles
     if found is None:
         raise RunError(errors.UNKNOWN_ID, f"unknown component {pk}")

@@ -56,13 +56,22 @@ def response_bytes_for(project: Project) -> int:
     return int(settings.OUTBOUND_MAX_BYTES) if limit is None else limit
 
 
+def _carries_secrets(spec: dict[str, Any]) -> bool:
+    return spec["type"] == "secret" or (spec["type"] == "list" and (spec.get("subtype") or "").startswith("secret"))
+
+
 def run_code(invocation: Invocation, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
-    from components.credentials import CredentialError, host_guard, mask, render_secrets
+    from components.credentials import CredentialError, host_guard, mask, render_secrets, secret_names
     from components.sandbox import Code, HttpRequest, HttpResponse, Job, get_pool
     from synchronise.lib import outbound
 
     secrets = invocation.credentials()
+    # Only what the author names is substituted: a caller's data cannot pick a credential to send.
+    secret_inputs = [
+        invocation.inputs.get(spec["name"]) for spec in invocation.implementation.inputs if _carries_secrets(spec)
+    ]
+    named = secret_names(code, secret_inputs)
     limits = invocation.limits or limits_for(invocation.project, wall_seconds=invocation.wall_seconds)
     # ctx.http calls end with the run's wall time, so a run never outlasts it (a workflow step's lease).
     deadline = time.monotonic() + limits.wall_seconds
@@ -74,11 +83,11 @@ def run_code(invocation: Invocation, code: str) -> Any:
             response_bytes.append(response_bytes_for(invocation.project))
         used: set[str] = set()
         try:
-            url = render_secrets(request.url, secrets, used=used)
-            headers = render_secrets(request.headers, secrets, used=used)
-            params = render_secrets(request.params, secrets, used=used)
-            json = render_secrets(request.json, secrets, used=used)
-            data = render_secrets(request.data, secrets, used=used)
+            url = render_secrets(request.url, secrets, used=used, named=named)
+            headers = render_secrets(request.headers, secrets, used=used, named=named)
+            params = render_secrets(request.params, secrets, used=used, named=named)
+            json = render_secrets(request.json, secrets, used=used, named=named)
+            data = render_secrets(request.data, secrets, used=used, named=named)
         except CredentialError as error:
             return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
         remaining = deadline - time.monotonic()

@@ -27,7 +27,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,18 @@ class CredentialError(Exception):
 class UnknownSecret(CredentialError):
     def __init__(self, name: str) -> None:
         super().__init__(f"unknown credential {name}: add it to the project's credentials")
+        self.name = name
+
+
+class UnnamedSecret(CredentialError):
+    """A reference to a credential the component does not name: neither its code nor a ``secret``
+    input does, so the reference came from data (an input, a response) and is not substituted."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"credential {name} is not named by this component: write {{{{ secrets.{name} }}}} in its code "
+            "or pass it through an input of type secret"
+        )
         self.name = name
 
 
@@ -453,17 +465,22 @@ def mask(value: Any, secrets: Iterable[str]) -> Any:
     return walk(value)
 
 
-def render_secrets(value: Any, secrets: Mapping[str, str], *, used: set[str] | None = None) -> Any:
+def render_secrets(
+    value: Any, secrets: Mapping[str, str], *, used: set[str] | None = None, named: Container[str] | None = None
+) -> Any:
     """``value`` with ``{{ secrets.NAME }}`` replaced by the credential, in strings nested in dicts and lists.
 
-    Only secret references are touched; raises ``UnknownSecret`` naming the first unknown NAME.
-    The names substituted are added to ``used`` (for :func:`host_guard`).
+    Only secret references are touched; raises ``UnknownSecret`` naming the first unknown NAME, and
+    ``UnnamedSecret`` for a NAME outside ``named`` (when given: what the component names, see
+    :func:`secret_names`). The names substituted are added to ``used`` (for :func:`host_guard`).
     """
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in secrets:
             raise UnknownSecret(name)
+        if named is not None and name not in named:
+            raise UnnamedSecret(name)
         if used is not None:
             used.add(name)
         return secrets[name]
@@ -480,3 +497,24 @@ def render_secrets(value: Any, secrets: Mapping[str, str], *, used: set[str] | N
         return item
 
     return walk(value)
+
+
+CODE_SECRET_NAME = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def secret_names(code: str, secret_inputs: Iterable[Any]) -> set[str]:
+    """The credentials a code component may have substituted: those its code names (``secrets.NAME``
+    anywhere in it) and those its ``secret`` inputs carry. A reference arriving any other way (decoded
+    from an input, built from one, echoed by a server) is data, not the author's intent."""
+    names = set(CODE_SECRET_NAME.findall(code))
+
+    def walk(item: Any) -> None:
+        if isinstance(item, str):
+            names.update(SECRET_REFERENCE.findall(item))
+        elif isinstance(item, list):
+            for inner in item:
+                walk(inner)
+
+    for value in secret_inputs:
+        walk(value)
+    return names

@@ -322,12 +322,17 @@ def coerce_inputs(specs: list[dict[str, Any]], values: dict[str, Any]) -> dict[s
     incorrect: list[dict[str, Any]] = []
     missing: list[str] = []
     secret_inputs = {spec["name"] for spec in specs if spec["type"] == "secret"}
+    result = _coerce_all(specs, values, incorrect=incorrect, missing=missing, use_defaults=True)
+    wrong = {item["name"] for item in incorrect}
     for name, value in values.items():
-        if name not in secret_inputs and _has_secret_reference(value):
+        # Checked after coercion too: a json or list input parses a string, and JSON escapes
+        # ("\u007b\u007b secrets.X }}") would otherwise bring a reference past the first look.
+        if name in secret_inputs or name in wrong:
+            continue
+        if _has_secret_reference(value) or _has_secret_reference(result.get(name)):
             incorrect.append(
                 {"name": name, "expected": "a value without {{ secrets.… }}", "given": "a secret reference"}
             )
-    result = _coerce_all(specs, values, incorrect=incorrect, missing=missing, use_defaults=True)
     if incorrect:
         names = ", ".join(i["name"] for i in incorrect)
         raise RunError(INCORRECT_INPUT, f"inputs of the wrong type: {names}", incorrect=incorrect)

@@ -35,6 +35,32 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ("groups",)
     readonly_fields = ("last_login", "date_joined")
+    # The `admin` role may change users (their name, plan, whether they are active) but not raise
+    # anyone, itself included, to staff, superuser or another role, nor set passwords (a user resets
+    # their own by mail): only superusers do that, and only superusers change a superuser.
+    PRIVILEGED_FIELDS = ("is_staff", "is_superuser", "groups")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else fields + self.PRIVILEGED_FIELDS
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or request.user.is_superuser:
+            return fieldsets
+        # The hashed password and the link to the form that sets one.
+        return [(name, {**options, "fields": tuple(f for f in options["fields"] if f != "password")})
+                for name, options in fieldsets]  # fmt: skip
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
 
 @admin.register(Plan)

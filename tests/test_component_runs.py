@@ -167,6 +167,62 @@ def test_code_calls_an_api_with_a_credential_it_never_sees(platform, alice, proj
     assert refused.value.message == "n must not be negative"
 
 
+def test_a_caller_cannot_make_a_public_component_send_a_credential_it_does_not_name(
+    platform, alice, project, third_party
+):
+    """A public component forwards a caller's message. Whatever shape the caller gives a
+    ``{{ secrets.… }}`` reference (JSON escapes, or text the code turns into one), the host does not
+    substitute a credential the component does not name; one passed through a ``secret`` input is."""
+    import requests
+
+    credentials.credential_set(project=project, actor=alice, name="STRIPE_KEY", value="sk-live-not-for-callers")
+    code = (
+        "def run(inputs, ctx):\n"
+        "    message = str(inputs['payload']['m']).replace('((', '{{')\n"
+        "    headers = {'X-Key': inputs['key']} if inputs.get('key') else {}\n"
+        "    try:\n"
+        f"        answer = ctx.http('POST', {third_party.url('/echo')!r}, json={{'m': message}}, headers=headers)\n"
+        "    except ConnectionError as error:\n"
+        "        return {'status': 0, 'error': str(error)}\n"
+        "    return {'status': answer.status, 'error': ''}\n"
+    )
+    component = services.component_create(
+        project=project, actor=alice, name="Forwarder", code=code, public=True,
+        inputs=[
+            {"name": "payload", "type": "json", "subtype": "object"},
+            {"name": "key", "type": "secret", "optional": True},
+        ],
+        outputs=[{"name": "status", "type": "number"}, {"name": "error", "type": "text"}],
+    )  # fmt: skip
+    services.component_publish(component=component, actor=alice)
+    _key, publishable = account_services.api_key_create(project=project, actor=alice, kind="publishable")
+
+    def run(payload: str, **inputs: str) -> requests.Response:
+        return requests.post(
+            f"{platform}/component/run",
+            json={"id": component.pk, "payload": payload, **inputs},
+            headers={"x-synchronise-public-key": publishable},
+            timeout=30,
+        )
+
+    escaped = run('{"m": "\\u007b\\u007b secrets.STRIPE_KEY }}"}')
+    assert escaped.status_code == 400, escaped.text
+    assert escaped.json()["code"] == 101
+
+    built = run('{"m": "(( secrets.STRIPE_KEY }}"}')
+    assert built.status_code == 200, built.text
+    assert built.json()["outputs"] == {
+        "status": 0,
+        "error": "credential STRIPE_KEY is not named by this component: write {{ secrets.STRIPE_KEY }} "
+        "in its code or pass it through an input of type secret",
+    }
+
+    named = run('{"m": "hello"}', key="STRIPE_KEY")
+    assert named.json()["outputs"] == {"status": 200, "error": ""}, named.text
+    assert third_party.requests[-1]["headers"]["X-Key"] == "sk-live-not-for-callers"
+    assert not any("sk-live" in request["body"] for request in third_party.requests)
+
+
 def test_the_plans_limits_apply_and_a_timeout_is_recorded(platform, alice, project):
     from accounts.models import Plan
 

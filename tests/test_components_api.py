@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from accounts import services as account_services
 from components import services
 from components.models import Component, ComponentVersion
+from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -207,6 +209,14 @@ def test_validation_roles_may_run_any_component(client, alice, charlie, componen
     response = api(client, "post", f"components/{component.pk}/run?async=1", {"a": 1, "b": 2})
     assert response.status_code == 202
     assert api(client, "get", f"components/{component.pk}/").status_code == 404  # runs, but does not browse
+
+    # A secret key of charlie's own project acts for charlie, but reaches that project only.
+    own = make_project(owner=charlie, name="Charlie's")
+    _key, raw = account_services.api_key_create(project=own, actor=charlie)
+    keyed = api(
+        Client(), "post", f"components/{component.pk}/run?async=1", {"a": 1, "b": 2}, HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+    assert (keyed.status_code, keyed.json()["code"]) == (404, 104)
 
 
 def test_a_version_that_is_not_a_number_is_unknown(client, bob, component):

@@ -294,6 +294,36 @@ def test_the_periodic_task_starts_the_workflow_on_a_worker(worker, alice, projec
     assert refused.error["code"] == 104
 
 
+def test_beat_fires_a_schedule_at_its_slot_in_its_time_zone(worker, alice, doubler) -> None:
+    """Nothing is sent by hand: a real ``celery beat`` with the database scheduler, as in
+    production, sends the run at the slot, read in the schedule's zone. Kolkata is UTC+5:30 and
+    the cron names the hour and minute of the next slot there, so a zone ignored or applied the
+    wrong way puts the slot hours away and no run comes (``* * * * *`` could not tell: a
+    half-hour offset moves no minute boundary)."""
+    zone = ZoneInfo("Asia/Kolkata")
+    # The first minute boundary that leaves beat time to start: the test waits out the rest of
+    # the current minute, the least a minute-granular cron allows without faking the clock.
+    slot = (datetime.now(zone) + timedelta(seconds=5 + 60)).replace(second=0, microsecond=0)
+    cron = f"{slot.minute} {slot.hour} * * *"
+    # Saved before beat starts, so its first read of the database has it: django-celery-beat's
+    # first check for changes records the latest change without reporting it, so a schedule saved
+    # between that read and that check would wait for the five-minute resync.
+    triggers.schedule_set(workflow=doubler, actor=alice, cron=cron, timezone="Asia/Kolkata", inputs={"n": 21})
+    assert triggers.next_runs(cron, "Asia/Kolkata", 1) == [slot]  # what the API previews is what beat runs
+
+    with servers.celery_beat():
+        wait = (slot - datetime.now(zone)).total_seconds()
+        (execution,) = wait_for_execution(doubler.pk, timeout=wait + 15)
+        execution = runs.execution_wait(execution, timeout=30)
+
+    assert execution.status == Status.SUCCEEDED, execution.error
+    assert execution.trigger == Trigger.SCHEDULE
+    assert (execution.inputs, execution.outputs) == ({"n": 21}, {"twice": 42})
+    started = execution.created_at.astimezone(zone)
+    assert slot <= started < slot + timedelta(seconds=10), f"slot {slot:%H:%M:%S}, started {started:%H:%M:%S.%f}"
+    assert execution.idempotency_key == f"schedule-{slot.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+
+
 # --- The settings API ------------------------------------------------------------------------------
 
 

@@ -120,3 +120,74 @@ def test_first_user_has_every_role(root):
     assert set(User.objects.get(pk=root.pk).groups.values_list("name", flat=True)) == {
         "user", "admin", "superadmin", "marketplace", "marketplace_validation",
     }  # fmt: skip
+
+
+@pytest.fixture
+def admin_role(root):  # type: ignore[no-untyped-def]
+    """Staff with the `admin` role only: may change users, not raise them."""
+    from django.contrib.auth.models import Group
+
+    user = make_user(email="support@example.com", is_staff=True)
+    user.groups.set([Group.objects.get(name="admin")])
+    return user
+
+
+def test_the_admin_role_changes_a_user_but_cannot_raise_anyone(client, root, admin_role, charlie):
+    from django.contrib.auth.models import Group
+
+    client.force_login(admin_role)
+    page = client.get(f"/superadmin/accounts/user/{charlie.pk}/change/")
+    assert page.status_code == 200
+    for field in (b'name="is_superuser"', b'name="is_staff"', b'name="groups"', b"password/"):
+        assert field not in page.content, field
+    superadmin = Group.objects.get(name="superadmin")
+    for target in (charlie, admin_role):
+        response = client.post(
+            f"/superadmin/accounts/user/{target.pk}/change/",
+            {"email": target.email, "name": "Renamed", "is_active": "on", "is_staff": "on",
+             "is_superuser": "on", "groups": [superadmin.pk], "plan": target.plan_id or ""},
+        )  # fmt: skip
+        assert response.status_code == 302, response.content.decode()[:2000]
+        target.refresh_from_db()
+        assert target.name == "Renamed"  # what the role may change, changed
+        assert not target.is_superuser
+        assert target.is_staff == (target == admin_role)
+        assert not target.groups.filter(name="superadmin").exists()
+
+    old_hash = User.objects.get(pk=charlie.pk).password
+    response = client.post(
+        f"/superadmin/accounts/user/{charlie.pk}/password/",
+        {"password1": "a-new-Passw0rd!", "password2": "a-new-Passw0rd!", "usable_password": "true"},
+    )
+    assert response.status_code == 403
+    assert User.objects.get(pk=charlie.pk).password == old_hash
+
+    # A superuser is out of the role's reach entirely.
+    response = client.post(
+        f"/superadmin/accounts/user/{root.pk}/change/", {"email": root.email, "name": "x", "is_active": ""}
+    )
+    assert response.status_code == 403
+    assert User.objects.get(pk=root.pk).is_active
+
+
+def test_a_superuser_still_sets_roles_and_passwords(client, root, charlie):
+    from django.contrib.auth.models import Group
+
+    client.force_login(root)
+    admin_group = Group.objects.get(name="admin")
+    response = client.post(
+        f"/superadmin/accounts/user/{charlie.pk}/change/",
+        {"email": charlie.email, "name": "", "is_active": "on", "is_staff": "on",
+         "groups": [admin_group.pk], "plan": charlie.plan_id or ""},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    charlie.refresh_from_db()
+    assert charlie.is_staff
+    assert list(charlie.groups.values_list("name", flat=True)) == ["admin"]
+    response = client.post(
+        f"/superadmin/accounts/user/{charlie.pk}/password/",
+        {"password1": "a-new-Passw0rd!", "password2": "a-new-Passw0rd!", "usable_password": "true"},
+    )
+    assert response.status_code == 302
+    charlie.refresh_from_db()
+    assert charlie.check_password("a-new-Passw0rd!")

@@ -143,3 +143,23 @@ def test_only_secret_inputs_may_name_a_credential(value):
     with pytest.raises(RunError):
         coerce_inputs(specs, {"text": "{{ secrets.STRIPE_KEY }}", "key": "STRIPE_KEY"})
     assert coerce_inputs(specs, {"text": "ok", "key": "{{ secrets.STRIPE_KEY }}"})["key"] == "{{ secrets.STRIPE_KEY }}"
+
+
+@pytest.mark.parametrize(
+    ("spec", "value"),
+    [
+        ({"name": "payload", "type": "json", "subtype": "object"}, '{"m": "\\u007b\\u007b secrets.STRIPE_KEY }}"}'),
+        ({"name": "payload", "type": "json", "subtype": "array"}, '["\\u007B{ secrets.STRIPE_KEY }}"]'),
+        ({"name": "payload", "type": "list", "subtype": "text"}, '["{\\u007b secrets.STRIPE_KEY }}"]'),
+    ],
+)
+def test_a_reference_hidden_in_json_escapes_is_refused_after_parsing(spec, value):
+    """The raw string shows no ``{{ secrets.``; the parsed value does, and that is what code receives."""
+    assert "{{" not in value
+    with pytest.raises(RunError) as error:
+        coerce_inputs(interface(spec), {"payload": value})
+    assert error.value.code == 101
+    assert error.value.extra["incorrect"] == [
+        {"name": "payload", "expected": "a value without {{ secrets.… }}", "given": "a secret reference"}
+    ]
+    assert coerce_inputs(interface(spec), {"payload": value.replace("secrets", "nothing")})["payload"]

@@ -309,7 +309,7 @@ def test_a_viewer_sees_the_editor_read_only(client, workflow, viewer):  # type: 
     assert "Publish version" not in page
     assert "Delete…" not in page
     assert "read only" in page
-    assert "Run the draft" in page  # members may run
+    assert "Run the draft" not in page  # the draft runs for editors only
 
 
 def test_saving_the_definition_returns_problems_and_candidates(client, workflow, adder, bob):  # type: ignore[no-untyped-def]
@@ -403,8 +403,15 @@ def test_run_refuses_a_draft_with_problems(client, workflow, bob):  # type: igno
     assert response.json()["code"] == 105
 
 
-def test_a_viewer_may_run_the_draft(client, workflow, viewer):  # type: ignore[no-untyped-def]
+def test_the_draft_runs_for_editors_only_as_in_the_api(client, workflow, viewer, bob):  # type: ignore[no-untyped-def]
+    """Viewers run published versions (API, client, webhook); the draft's code is the editors' to try."""
     client.force_login(viewer)
+    assert b'data-testid="run-form"' not in client.get(reverse("workflows_editor", args=[workflow.pk])).content
+    refused = post_json(client, "workflows_run", workflow.pk, {"x": 1, "flag": True, "label": "l"})
+    assert (refused.status_code, refused.json()["code"]) == (403, 105)
+    assert not workflow.executions.exists()
+    client.force_login(bob)
+    assert b'data-testid="run-form"' in client.get(reverse("workflows_editor", args=[workflow.pk])).content
     assert post_json(client, "workflows_run", workflow.pk, {"x": 1, "flag": True, "label": "l"}).status_code == 202
 
 

@@ -124,7 +124,18 @@ def test_a_sync_webhook_answers_with_the_outputs(worker, client: Client, alice, 
         path + "?source=test&tag=a&tag=b",
         data=json.dumps({"name": "Ada"}),
         content_type="application/json",
-        headers={"X-Custom": "yes", "Authorization": "Bearer nope", "Cookie": "session=secret"},
+        headers={
+            "X-Custom": "yes",
+            "Authorization": "Bearer nope",
+            "Cookie": "session=secret",
+            "X-Api-Key": "k1",
+            "Api-Key": "k2",
+            "X-Gitlab-Token": "t1",
+            "X-Webhook-Secret": "s1",
+            "X-Shopify-Access-Token": "t2",
+            "X-Hub-Signature-256": "sha256=00",
+            "X-Tokenised": "kept",
+        },
     )
     assert response.status_code == 200, response.content
     assert response.json() == {"greeting": "Hello Ada", "seen": {"query": {"source": "test", "tag": ["a", "b"]}}}
@@ -134,9 +145,20 @@ def test_a_sync_webhook_answers_with_the_outputs(worker, client: Client, alice, 
     assert execution.status == Status.SUCCEEDED
     # Every request part is an input; credentials and cookies are not.
     assert execution.inputs["body"] == {"name": "Ada"}
-    assert execution.inputs["headers"]["x-custom"] == "yes"
-    assert "authorization" not in execution.inputs["headers"]
-    assert "cookie" not in execution.inputs["headers"]
+    headers = execution.inputs["headers"]
+    assert (headers["x-custom"], headers["x-hub-signature-256"], headers["x-tokenised"]) == ("yes", "sha256=00", "kept")
+    hidden = (
+        "authorization",
+        "cookie",
+        "x-api-key",
+        "api-key",
+        "x-gitlab-token",
+        "x-webhook-secret",
+        "x-shopify-access-token",
+    )
+    assert not set(hidden) & set(headers)
+    for value in ("nope", "session=secret", "k1", "k2", "t1", "s1", "t2"):
+        assert value not in json.dumps(execution.inputs)
 
 
 def test_an_accepted_webhook_answers_202_and_runs(worker, client: Client, alice, greeter) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from django.conf import settings
 from accounts.models import Plan, Project
 from components import errors
 from components.errors import RunError
+from components.types import carries_secrets
 
 if TYPE_CHECKING:
     from components.invocation import Invocation
@@ -56,10 +57,6 @@ def response_bytes_for(project: Project) -> int:
     return int(settings.OUTBOUND_MAX_BYTES) if limit is None else limit
 
 
-def _carries_secrets(spec: dict[str, Any]) -> bool:
-    return spec["type"] == "secret" or (spec["type"] == "list" and (spec.get("subtype") or "").startswith("secret"))
-
-
 def run_code(invocation: Invocation, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
     from components.credentials import CredentialError, host_guard, mask, render_secrets, secret_names
@@ -67,20 +64,19 @@ def run_code(invocation: Invocation, code: str) -> Any:
     from synchronise.lib import outbound
 
     secrets = invocation.credentials()
-    # Only what the author names is substituted: a caller's data cannot pick a credential to send.
-    secret_inputs = [
-        invocation.inputs.get(spec["name"]) for spec in invocation.implementation.inputs if _carries_secrets(spec)
-    ]
-    named = secret_names(code, secret_inputs)
     limits = invocation.limits or limits_for(invocation.project, wall_seconds=invocation.wall_seconds)
     # ctx.http calls end with the run's wall time, so a run never outlasts it (a workflow step's lease).
     deadline = time.monotonic() + limits.wall_seconds
     response_bytes: list[int] = []  # looked up at the first ctx.http call: most runs make none
+    # Only what the author names is substituted: a caller's data cannot pick a credential to send.
+    named: set[str] = set()  # filled at the first ctx.http call too
     too_large: set[str] = set()  # the ConnectionError messages that reported the response size limit
 
     def serve_http(request: HttpRequest) -> HttpResponse:
         if not response_bytes:
             response_bytes.append(response_bytes_for(invocation.project))
+            specs = invocation.implementation.inputs
+            named.update(secret_names(code, [invocation.inputs.get(s["name"]) for s in specs if carries_secrets(s)]))
         used: set[str] = set()
         try:
             url = render_secrets(request.url, secrets, used=used, named=named)

@@ -71,10 +71,19 @@ HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 PATH = re.compile(r"^(status|body(\.[^.\s]+)*|headers\.[!#$%&'*+^_`|~0-9A-Za-z-]+)$")
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
+# X-Gitlab-Token, X-Auth-Token, X-Webhook-Secret, X-Shopify-Access-Token…; not signatures (an HMAC
+# proves, it does not open).
+SENSITIVE_HEADER = re.compile(r"x-(?:[a-z0-9-]+-)?(?:token|secret|key|password|auth)")
 
 BUILD_FAILED = 400
 TRANSPORT_FAILED = 502
 TIMED_OUT = 504
+
+
+def sensitive_header(name: str) -> bool:
+    """Whether a header carries a credential: masked in request logs, not kept from webhooks."""
+    name = name.lower()
+    return name in SENSITIVE_HEADERS or SENSITIVE_HEADER.fullmatch(name) is not None
 
 
 # --- Secrets in templates ---------------------------------------------------------------------
@@ -439,7 +448,7 @@ def run_http_component(
         return failed(BUILD_FAILED, f"the request could not be built: {error}", reason="template")
     if not any(name.lower() == "idempotency-key" for name in built.headers):
         built.headers["Idempotency-Key"] = idempotency_key
-    shown = {k: "••••••" if k.lower() in SENSITIVE_HEADERS else v for k, v in built.headers.items()}
+    shown = {k: "••••••" if sensitive_header(k) else v for k, v in built.headers.items()}
     query = ("&" if "?" in built.url else "?") + urlencode(built.params) if built.params else ""
     log.append(f"→ {built.method} {built.url}{query}")
     log.append(f"  headers {json.dumps(shown, ensure_ascii=False)}")

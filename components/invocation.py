@@ -18,7 +18,7 @@ from accounts.models import Project
 from components import errors
 from components.errors import RunError
 from components.models import Component, ComponentVersion, Kind
-from components.types import check_outputs
+from components.types import carries_secrets, check_outputs
 
 MAX_LOG_LINES = 1000
 
@@ -86,7 +86,7 @@ def _run(invocation: Invocation) -> Any:
             idempotency_key=invocation.idempotency_key,
             timeout=timeout,
             max_bytes=response_bytes_for(invocation.project),
-            secret_inputs=[spec["name"] for spec in implementation.inputs if spec["type"] == "secret"],
+            secret_inputs=[spec["name"] for spec in implementation.inputs if carries_secrets(spec)],
         )
         invocation.logs.extend(result.request_log)
         if result.error:

@@ -313,23 +313,29 @@ def _has_secret_reference(value: Any) -> bool:
     return False
 
 
+def carries_secrets(spec: dict[str, Any]) -> bool:
+    """Whether values of this input are ``{{ secrets.NAME }}`` references: ``secret``, or a list of them."""
+    return spec["type"] == "secret" or (spec["type"] == "list" and (spec.get("subtype") or "").startswith("secret"))
+
+
 def coerce_inputs(specs: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
     """The inputs, coerced; undeclared ones pass through. Raises ``RunError`` 101 or 102.
 
-    Only ``secret`` inputs may name a credential: a ``{{ secrets.… }}`` reference anywhere else
-    would let a caller make the host substitute a credential wherever that value is sent.
+    Only inputs that :func:`carries_secrets` may name a credential: a ``{{ secrets.… }}`` reference
+    anywhere else would let a caller make the host substitute a credential wherever that value is sent.
     """
     incorrect: list[dict[str, Any]] = []
     missing: list[str] = []
-    secret_inputs = {spec["name"] for spec in specs if spec["type"] == "secret"}
+    secret_inputs = {spec["name"] for spec in specs if carries_secrets(spec)}
     result = _coerce_all(specs, values, incorrect=incorrect, missing=missing, use_defaults=True)
     wrong = {item["name"] for item in incorrect}
     for name, value in values.items():
-        # Checked after coercion too: a json or list input parses a string, and JSON escapes
-        # ("\u007b\u007b secrets.X }}") would otherwise bring a reference past the first look.
         if name in secret_inputs or name in wrong:
             continue
-        if _has_secret_reference(value) or _has_secret_reference(result.get(name)):
+        # Checked after coercion too: a json or list input parses a string, and JSON escapes
+        # ("\u007b\u007b secrets.X }}") would otherwise bring a reference past the first look.
+        coerced = result.get(name)
+        if _has_secret_reference(coerced) or (coerced is not value and _has_secret_reference(value)):
             incorrect.append(
                 {"name": name, "expected": "a value without {{ secrets.… }}", "given": "a secret reference"}
             )

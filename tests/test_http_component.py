@@ -302,3 +302,16 @@ def test_templates_cannot_reach_python_internals(api, expression):
         assert api.requests[0]["query"]["q"] == "x"  # rendered as nothing
     else:
         assert result.error["code"] == 400
+
+
+def test_credential_headers_written_in_the_spec_are_masked_in_the_log(api):
+    """A token typed into the spec is no credential ``mask`` knows; the header's name gives it away."""
+    headers = {"X-Gitlab-Token": "typed-in-gl", "Api-Key": "typed-in-k", "X-Hub-Signature-256": "sha256=ab"}
+    result = run({"url": api.url("/echo"), "headers": headers, "outputs": {}})
+
+    log = "\n".join(result.request_log)
+    assert "typed-in-gl" not in log
+    assert "typed-in-k" not in log
+    assert '"X-Gitlab-Token": "••••••"' in log
+    assert '"X-Hub-Signature-256": "sha256=ab"' in log  # a signature proves, it does not open
+    assert api.requests[-1]["headers"]["X-Gitlab-Token"] == "typed-in-gl"  # masked in the log only

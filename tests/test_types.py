@@ -163,3 +163,12 @@ def test_a_reference_hidden_in_json_escapes_is_refused_after_parsing(spec, value
         {"name": "payload", "expected": "a value without {{ secrets.… }}", "given": "a secret reference"}
     ]
     assert coerce_inputs(interface(spec), {"payload": value.replace("secrets", "nothing")})["payload"]
+
+
+def test_a_list_of_secrets_carries_references_like_a_secret_input():
+    """Checked after coercion, the references a ``list:secret`` makes of names are its own, not a caller's."""
+    specs = interface({"name": "keys", "type": "list", "subtype": "secret"})
+    expected = ["{{ secrets.A_KEY }}", "{{ secrets.B_KEY }}"]
+    assert coerce_inputs(specs, {"keys": ["A_KEY", "{{ secrets.B_KEY }}"]})["keys"] == expected
+    with pytest.raises(RunError):
+        coerce_inputs(interface({"name": "keys", "type": "list", "subtype": "text"}), {"keys": expected})

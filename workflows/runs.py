@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey, Permission, User
+from accounts.models import ApiKey, ApiKeyKind, Permission, Project, User
 from accounts.services import require_permission, usage_consume
 from components import errors
 from components.errors import RunError
@@ -49,6 +49,18 @@ def _definition(workflow: Workflow, version: int | str | None) -> tuple[dict[str
         what = f"version {version}" if version not in (None, "") else "a published version"
         raise RunError(errors.UNKNOWN_ID, f"workflow {workflow.pk} has no {what}")
     return found.definition, found
+
+
+def _require_editor(workflow: Workflow, user: User | None, api_key: ApiKey | None) -> None:
+    """The draft is unpublished code on the owner's quota and credentials: it runs for the project's
+    editors only (a secret key as the person who made it; a publishable key, never). 105 otherwise."""
+    refused = RunError(errors.NOT_ALLOWED, "the draft runs only for the project's editors")
+    if user is None or (api_key is not None and api_key.kind == ApiKeyKind.PUBLISHABLE):
+        raise refused
+    try:
+        require_permission(workflow.project, user, Permission.EDIT)
+    except (PermissionDenied, Project.DoesNotExist):
+        raise refused from None
 
 
 def _latest_version(workflow_id: int) -> WorkflowVersion | None:
@@ -124,8 +136,11 @@ def execution_start(
     ``owner``: the project's owner, when the caller has read it already (the webhook's rate limit).
 
     Raises ``RunError``: 101/102 for bad inputs (recorded as a failed execution, not counted),
-    104 for an unknown version, 105 for a definition with problems, 108 when over quota.
+    104 for an unknown version, 105 for a definition with problems or the draft asked for by someone
+    who may not edit, 108 when over quota.
     """
+    if version == DRAFT:
+        _require_editor(workflow, user, api_key)
     if idempotency_key:
         existing = WorkflowExecution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
         if existing is not None:

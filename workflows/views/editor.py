@@ -24,7 +24,7 @@ from accounts.views.access import signed_in
 from components.errors import RunError
 from workflows import runs, services
 from workflows.models import Trigger, Workflow
-from workflows.views.access import can_edit, error_messages, member_workflow
+from workflows.views.access import error_messages, member_workflow
 from workflows.views.editor_data import catalog, editor_state, type_choices
 from workflows.views.tabs import tab_context
 
@@ -114,11 +114,9 @@ def workflow_versions(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def workflow_run(request: HttpRequest, pk: int) -> JsonResponse:
-    """Start the saved draft with the posted inputs (editors: as in the API, the draft runs only for
-    them). 202 ``{id, status, url, progress_url}``, or the run error's body and status (101, 102, 105, 108)."""
-    workflow, membership = member_workflow(request, pk, Permission.VIEW)  # outsiders: 404
-    if not can_edit(membership):
-        return JsonResponse({"code": 105, "message": "the draft runs only for the project's editors"}, status=403)
+    """Start the saved draft with the posted inputs (editors only, as everywhere: viewers get 105).
+    202 ``{id, status, url, progress_url}``, or the run error's body and status (101, 102, 105, 108)."""
+    workflow, _ = member_workflow(request, pk, Permission.VIEW)  # outsiders: 404
     try:
         inputs = _json_body(request)
     except ValueError:

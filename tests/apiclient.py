@@ -10,6 +10,16 @@ from accounts.models import ApiKey, ApiKeyKind, Project, User
 API = "/api/v1"
 
 
+# The personas of the every-endpoint, every-persona tables (fixtures of the same names).
+OWNER, EDITOR, VIEWER, OUTSIDER = "alice", "bob", "viewer", "charlie"
+PERSONAS = (OWNER, EDITOR, VIEWER, OUTSIDER)
+
+
+def expected(*, edit: int, view: int, outsider: int = 404) -> dict[str, int]:
+    """The status each persona gets: the owner and the editor ``edit``, the viewer ``view``."""
+    return {OWNER: edit, EDITOR: edit, VIEWER: view, OUTSIDER: outsider}
+
+
 def signed_in(user: User) -> APIClient:
     """A client with a real session (SessionAuthentication runs, as in a browser)."""
     client = APIClient()

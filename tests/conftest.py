@@ -112,6 +112,16 @@ def project(alice, bob):  # type: ignore[no-untyped-def]
     return make_project(owner=alice, name="Alice's project", members={bob: "edit"})
 
 
+@pytest.fixture
+def viewer(project):  # type: ignore[no-untyped-def]
+    """Viola may only view Alice's project: she reads (and runs published versions), changes nothing."""
+    from accounts.models import Membership, Permission
+
+    user = make_user(email="viola@example.com", name="Viola")
+    Membership.objects.create(project=project, user=user, permission=Permission.VIEW)
+    return user
+
+
 @pytest.fixture(scope="session")
 def asgi_url(django_db_setup, django_db_blocker) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A real uvicorn process serving the platform on the test database (tests using it need

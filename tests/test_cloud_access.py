@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from accounts.models import Membership, Permission, Project
+from accounts.models import Permission, Project
 from components import services
 from components.models import Component, Execution
 from tests.apiclient import API, make_key, signed_in, with_secret_key
-from tests.factories import make_project, make_user
+from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -61,9 +61,7 @@ def test_a_secret_key_of_another_project_gets_404(alice, things, name, params, n
 
 
 @pytest.mark.parametrize(("name", "params", "needed"), CALLS, ids=[c[0] for c in CALLS])
-def test_a_viewer_reads_but_does_not_edit(things, name, params, needed) -> None:  # type: ignore[no-untyped-def]
-    viewer = make_user(email="viola@example.com")
-    Membership.objects.create(project=things[0], user=viewer, permission=Permission.VIEW)
+def test_a_viewer_reads_but_does_not_edit(viewer, things, name, params, needed) -> None:  # type: ignore[no-untyped-def]
     response = post(signed_in(viewer), name, params(*things))
     assert response.status_code == (200 if needed == Permission.VIEW else 403), response.content
     assert Project.objects.get(pk=things[0].pk).name == "Alice's project"

@@ -8,20 +8,23 @@ from typing import Any
 
 import pytest
 
-from accounts.models import Membership, Permission
 from components import credentials, services
 from components.models import Component, ComponentVersion, Credential, Execution
-from tests.apiclient import API, make_key, with_secret_key
-from tests.factories import make_project, make_user
+from tests.apiclient import (
+    API,
+    EDITOR,
+    OUTSIDER,
+    OWNER,
+    PERSONAS,
+    VIEWER,
+    expected,
+    make_key,
+    signed_in,
+    with_secret_key,
+)
+from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db
-
-OWNER, EDITOR, VIEWER, OUTSIDER = "alice", "bob", "viewer", "charlie"
-
-
-def expected(*, edit: int, view: int, outsider: int = 404) -> dict[str, int]:
-    return {OWNER: edit, EDITOR: edit, VIEWER: view, OUTSIDER: outsider}
-
 
 ENDPOINTS = [
     # (method, path with {c} component, {e} execution and {p} project ids, body, expected statuses)
@@ -40,13 +43,6 @@ ENDPOINTS = [
     ("patch", "projects/{p}/credentials/API_TOKEN/", {"value": "replaced"}, expected(edit=200, view=403)),
     ("delete", "projects/{p}/credentials/API_TOKEN/", None, expected(edit=204, view=403)),
 ]
-
-
-@pytest.fixture
-def viewer(project):  # type: ignore[no-untyped-def]
-    user = make_user(email="viola@example.com")
-    Membership.objects.create(project=project, user=user, permission=Permission.VIEW)
-    return user
 
 
 @pytest.fixture
@@ -75,16 +71,13 @@ def snapshot(component: Component) -> tuple[Any, ...]:
     )
 
 
-@pytest.mark.parametrize("persona", [OWNER, EDITOR, VIEWER, OUTSIDER])
+@pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize(("method", "path", "body", "statuses"), ENDPOINTS, ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS])
 def test_every_endpoint_answers_each_persona(
     alice, bob, charlie, viewer, component, persona, method, path, body, statuses
 ):  # type: ignore[no-untyped-def]
-    from rest_framework.test import APIClient
-
     execution = Execution.objects.create(project=component.project, component=component, inputs={"a": "kept"})
-    client = APIClient()
-    client.force_login({OWNER: alice, EDITOR: bob, VIEWER: viewer, OUTSIDER: charlie}[persona])
+    client = signed_in({OWNER: alice, EDITOR: bob, VIEWER: viewer, OUTSIDER: charlie}[persona])
     before = snapshot(component)
     response = api(client, method, path.format(c=component.pk, e=execution.pk, p=component.project_id), body)
     assert response.status_code == statuses[persona], response.content
@@ -96,15 +89,12 @@ def test_every_endpoint_answers_each_persona(
 
 
 def test_lists_show_only_what_the_caller_may_read(alice, charlie, component) -> None:  # type: ignore[no-untyped-def]
-    from rest_framework.test import APIClient
-
     mine = Execution.objects.create(project=component.project, component=component, inputs={})
     theirs_project = make_project(owner=charlie, name="Charlie's")
     theirs = services.component_create(project=theirs_project, actor=charlie, name="Theirs")
     other = Execution.objects.create(project=theirs_project, component=theirs, inputs={})
 
-    client = APIClient()
-    client.force_login(charlie)
+    client = signed_in(charlie)
     assert [e["id"] for e in client.get(f"{API}/executions/").json()["results"]] == [other.pk]
     assert [c["id"] for c in client.get(f"{API}/components/").json()["results"]] == [theirs.pk]
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from accounts import services as account_services
 from components import services
 from components.models import Component, ComponentVersion
+from tests.apiclient import with_secret_key
 from tests.factories import make_project
 
 pytestmark = pytest.mark.django_db
@@ -213,9 +213,7 @@ def test_validation_roles_may_run_any_component(client, alice, charlie, componen
     # A secret key of charlie's own project acts for charlie, but reaches that project only.
     own = make_project(owner=charlie, name="Charlie's")
     _key, raw = account_services.api_key_create(project=own, actor=charlie)
-    keyed = api(
-        Client(), "post", f"components/{component.pk}/run?async=1", {"a": 1, "b": 2}, HTTP_AUTHORIZATION=f"Bearer {raw}"
-    )
+    keyed = api(with_secret_key(raw), "post", f"components/{component.pk}/run?async=1", {"a": 1, "b": 2})
     assert (keyed.status_code, keyed.json()["code"]) == (404, 104)
 
 

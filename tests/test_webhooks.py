@@ -15,7 +15,7 @@ from accounts import services as account_services
 from accounts.models import Plan
 from components import credentials
 from tests import servers
-from tests.factories import make_component, make_user, make_workflow
+from tests.factories import make_component, make_workflow
 from workflows import runs, triggers
 from workflows.models import Status, Trigger, Webhook, WorkflowExecution
 
@@ -407,15 +407,6 @@ def test_over_http_the_checks_keep_their_order(web: str, alice, greeter) -> None
 
 
 # --- The settings API ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def viewer(alice, project):  # type: ignore[no-untyped-def]
-    from accounts.models import Membership, Permission
-
-    user = make_user(email="viola@example.com")
-    Membership.objects.create(project=project, user=user, permission=Permission.VIEW)
-    return user
 
 
 def as_user(user) -> Client:  # type: ignore[no-untyped-def]

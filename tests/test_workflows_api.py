@@ -18,12 +18,12 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import Plan
 from tests import fake_api, servers
+from tests.apiclient import API, EDITOR, OUTSIDER, OWNER, PERSONAS, VIEWER, expected
 from tests.factories import make_component, make_project, make_user, make_workflow
 from workflows.models import StepRun, Workflow, WorkflowExecution, WorkflowVersion
 
 pytestmark = pytest.mark.django_db
 
-API = "/api/v1"
 NUMBER = {"type": "number", "subtype": "integer"}
 ADD = "def run(inputs, ctx):\n    ctx.log('adding')\n    return {'sum': inputs['a'] + inputs['b']}\n"
 SLEEP = "import time\n\ndef run(inputs, ctx):\n    time.sleep(inputs['seconds'])\n    return {'done': True}\n"
@@ -98,13 +98,6 @@ def queued(workflow: Workflow, user: Any) -> WorkflowExecution:
 
 # --- Access: every endpoint, every persona ----------------------------------------------------
 
-OWNER, EDITOR, VIEWER, OUTSIDER = "alice", "bob", "viewer", "charlie"
-
-
-def expected(*, edit: int, view: int, outsider: int = 404) -> dict[str, int]:
-    return {OWNER: edit, EDITOR: edit, VIEWER: view, OUTSIDER: outsider}
-
-
 ENDPOINTS = [
     # (method, path with {w} workflow id and {e} execution id, body, expected statuses)
     ("get", "workflows/{w}/", None, expected(edit=200, view=200)),
@@ -124,7 +117,7 @@ ENDPOINTS = [
 ]
 
 
-@pytest.mark.parametrize("persona", [OWNER, EDITOR, VIEWER, OUTSIDER])
+@pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize(("method", "path", "body", "statuses"), ENDPOINTS, ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS])
 def test_every_endpoint_answers_each_persona(
     client, alice, bob, charlie, viewer, workflow, persona, method, path, body, statuses

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -138,6 +139,16 @@ def component_publish(*, component: Component, actor: User, changelog: str = "")
     return version
 
 
+def _rebased(http: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The spec with its base URL swapped for the test stand-in ``settings.CONNECTOR_BASE_URLS``
+    names (tests only; empty otherwise, so the spec is installed as shipped)."""
+    stand_in = settings.CONNECTOR_BASE_URLS.get(base_url) if base_url else None
+    url = http.get("url", "")
+    if not stand_in or not url.startswith(base_url):
+        return http
+    return {**http, "url": stand_in.rstrip("/") + url[len(base_url.rstrip("/")) :]}
+
+
 @transaction.atomic
 def connector_install(*, project: Project, actor: User, name: str) -> tuple[Component, bool]:
     """The project's copy of an official connector (needs ``edit``), published, and whether it was
@@ -152,16 +163,21 @@ def connector_install(*, project: Project, actor: User, name: str) -> tuple[Comp
     installed = Component.objects.filter(project=project, connector=name, versions__isnull=False).first()
     if installed is not None:
         return installed, False
+    implementation: dict[str, Any] = (
+        {"kind": Kind.CODE, "code": connector.code}
+        if connector.kind == Kind.CODE
+        else {"kind": Kind.HTTP, "http": _rebased(connector.http, connector.base_url)}
+    )
     component = component_create(
         project=project,
         actor=actor,
         name=connector.title,
         description=connector.description,
         tags=connector.tags,
-        kind=Kind.HTTP,
+        icon=connector.icon,
         inputs=connector.inputs,
         outputs=connector.outputs,
-        http=connector.http,
+        **implementation,
     )
     component.connector = name
     component.save(update_fields=["connector"])

@@ -392,6 +392,9 @@ OUTBOUND_CONNECT_TIMEOUT = env_int("OUTBOUND_CONNECT_TIMEOUT", 5)  # seconds to 
 OUTBOUND_MAX_BYTES = env_int("OUTBOUND_MAX_BYTES", 10 * 1024 * 1024)  # largest (decoded) response body
 OUTBOUND_MAX_REDIRECTS = env_int("OUTBOUND_MAX_REDIRECTS", 5)  # 0: a 3xx is returned as it is
 OUTBOUND_CA_BUNDLE = env_str("OUTBOUND_CA_BUNDLE")  # a PEM file of trusted CAs; empty: certifi's bundle
+# Tests only, never from the environment: an official connector's base URL ("https://api.github.com")
+# → a loopback stand-in ("http://127.0.0.1:8123"), rewritten when a connector is installed.
+CONNECTOR_BASE_URLS: dict[str, str] = {}
 
 # Comma-separated `keyid:base64-of-32-bytes`, the first encrypts, all decrypt. Unset: a key kept
 # in DATA_DIR/credentials.key (fine for one machine; set this in production).

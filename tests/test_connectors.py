@@ -82,6 +82,25 @@ def test_installing_makes_one_published_copy_for_editors_only(alice, bob, charli
     assert not Component.objects.filter(connector="slack-message").exists()
 
 
+def test_a_test_base_url_replaces_the_providers_when_installing(alice, project, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CONNECTOR_BASE_URLS = {"https://api.github.com": "http://127.0.0.1:9/"}
+    component, _ = connectors_install(alice, project, "github-issue")
+    assert component.http["url"] == "http://127.0.0.1:9/repos/{{ inputs.repository }}/issues"
+    assert component.versions.get().http["url"] == component.http["url"]
+    shipped = connectors.get("github-issue")
+    assert shipped is not None
+    assert shipped.http["url"].startswith("https://api.github.com/")  # the catalog's is unchanged
+
+
+def test_every_connector_names_its_provider_and_icon() -> None:
+    for connector in connectors.catalog():
+        assert connector.provider, connector.name
+        assert connector.icon, connector.name
+        assert connector.kind in ("http", "code"), connector.name
+        if connector.kind == "http" and connector.base_url:
+            assert connector.http["url"].startswith(connector.base_url), connector.name
+
+
 def test_the_editor_offers_connectors_until_installed(alice, project) -> None:  # type: ignore[no-untyped-def]
     workflow = make_workflow(project=project, actor=alice, steps=[])
     offered = {entry["connector"]: entry for entry in catalog(workflow) if entry["connector"]}

@@ -1,29 +1,51 @@
 """Official connectors: ready-made components shipped with Synchronise, offered in every project's
 catalog (the workflow editor's "Add a step", ``GET /api/v1/connectors/``).
 
-Each is a declarative ``http`` component (``components/http_component.py``): a request template,
+Most are declarative ``http`` components (``components/http_component.py``): a request template,
 typed inputs and outputs, credentials through ``secret`` inputs. So a connector runs exactly like a
 component a user writes — through the SSRF guard, with the credential host lists, the plan's limits
-and ``Idempotency-Key`` — and no shipped Python runs on a user's behalf. Installing one
-(``components.services.connector_install``) copies it into the project as a published component
-that the project owns, like a fork; a later release of the connector does not change it.
+and ``Idempotency-Key`` — and no shipped Python runs on the host on a user's behalf. The utility
+connectors (and the feed reader, which parses untrusted XML) are ``code`` components: they run in
+the sandbox like any user code. Installing one (``components.services.connector_install``) copies
+it into the project as a published component that the project owns, like a fork; a later release
+of the connector does not change it.
+
+Adding one: a module ``components/connectors/<provider>.py`` that defines ``CONNECTORS = (Connector(…), …)``
+(every action of that provider), its name in ``MODULES``, and one recorded payload file per action in
+``tests/payloads/connectors/<action>.json`` (``docs/connectors.md``).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
+
+# One module per provider (or generic connector), each defining CONNECTORS.
+MODULES: tuple[str, ...] = (
+    "generic_http",
+    "slack",
+    "discord",
+    "github",
+)
 
 
 @dataclass(frozen=True)
 class Connector:
-    name: str  # stable slug, kept on the installed component (Component.connector)
+    name: str  # stable slug "<provider>-<action>", kept on the installed component (Component.connector)
     title: str
     description: str
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
-    http: dict[str, Any]
+    http: dict[str, Any] = field(default_factory=dict)  # kind="http": the request spec
     tags: list[str] = field(default_factory=list)
+    kind: str = "http"  # "http" or "code"
+    code: str = ""  # kind="code": Python defining run(inputs, ctx), standard library only
+    icon: str = ""  # a short emoji
+    provider: str = ""  # "GitHub", "Slack", "Utility"…
+    base_url: str = ""  # the provider's API root; the spec's url starts with it (tests may rewrite it)
+    docs: str = ""  # the provider's documentation of the API call
 
     def as_entry(self) -> dict[str, Any]:
         return {
@@ -31,17 +53,30 @@ class Connector:
             "name": self.title,
             "description": self.description,
             "tags": list(self.tags),
-            "kind": "http",
+            "icon": self.icon,
+            "provider": self.provider,
+            "docs": self.docs,
+            "kind": self.kind,
             "inputs": self.inputs,
             "outputs": self.outputs,
         }
 
 
-def catalog() -> list[Connector]:
-    from components.connectors.official import CONNECTORS
+@cache
+def _load() -> tuple[Connector, ...]:
+    found: list[Connector] = []
+    for module in MODULES:
+        found.extend(importlib.import_module(f"components.connectors.{module}").CONNECTORS)
+    names = [connector.name for connector in found]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise RuntimeError(f"connector names used twice: {', '.join(duplicates)}")
+    return tuple(found)
 
-    return list(CONNECTORS)
+
+def catalog() -> list[Connector]:
+    return list(_load())
 
 
 def get(name: str) -> Connector | None:
-    return next((connector for connector in catalog() if connector.name == name), None)
+    return next((connector for connector in _load() if connector.name == name), None)

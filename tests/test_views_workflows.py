@@ -284,6 +284,29 @@ def test_the_picker_offers_only_type_compatible_sources_and_no_downstream_step(c
     assert "{{ steps.two.output.sum }}" in [o["value"] for o in state["candidates"]["outputs"]["total"]]
 
 
+def test_a_step_id_with_a_dash_is_offered_in_brackets_and_the_binding_holds(client, project, alice, bob):  # type: ignore[no-untyped-def]
+    # "steps.acme-whoami.output.login" would read as "steps.acme minus whoami…".
+    whoami = make_component(
+        project=project, actor=alice, name="Acme whoami", outputs=[{"name": "login", "type": "text"}]
+    )
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        steps=[{"id": "acme-whoami", "component": whoami.pk}],
+        outputs=[{"name": "login", "type": "text", "value": "{{ steps.acme-whoami.output.login }}"}],
+        publish=False,
+    )
+    client.force_login(bob)
+    state = _config(client.get(reverse("workflows_editor", args=[workflow.pk])))["state"]
+    assert state["problems"]  # the minus
+    value = '{{ steps["acme-whoami"].output.login }}'
+    assert [o["value"] for o in state["candidates"]["outputs"]["login"]] == [value]
+    definition = {**workflow.definition, "outputs": [{"name": "login", "type": "text", "value": value}]}
+    response = post_json(client, "workflows_definition", workflow.pk, {"definition": definition})
+    assert response.status_code == 200
+    assert response.json()["problems"] == []
+
+
 def test_secret_inputs_are_offered_the_projects_credentials(client, project, alice, bob):  # type: ignore[no-untyped-def]
     credentials.credential_set(project=project, actor=alice, name="API_TOKEN", value="s3cret")
     caller = make_component(

@@ -87,7 +87,9 @@ def _sources(parsed: definitions.Definition, interfaces: definitions.Interfaces,
         for spec in interface.outputs:
             # A for_each step collects one output per item, in order.
             typed = {"type": "list", "subtype": spec["type"]} if step.for_each else spec
-            value = "{{ steps.%s.output.%s }}" % (step.id, spec["name"])  # noqa: UP031
+            # An id may hold "-", which an expression reads as a minus: such ids go in brackets.
+            path = f"steps.{step.id}" if step.id.isidentifier() else f'steps["{step.id}"]'
+            value = "{{ %s.output.%s }}" % (path, spec["name"])  # noqa: UP031
             found.append(Source(value, _label(f"{step.id}.{spec['name']}", typed), f"Step {step.id}", typed))
     return found
 

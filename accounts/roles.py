@@ -34,7 +34,14 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "accounts.view_accountusage",
     ),
     SUPERADMIN: ("*",),
-    MARKETPLACE: ("accounts.publish_to_marketplace",),
+    # Curates the marketplace home: its collections, in the superadmin.
+    MARKETPLACE: (
+        "accounts.publish_to_marketplace",
+        "components.view_collection",
+        "components.add_collection",
+        "components.change_collection",
+        "components.delete_collection",
+    ),
     MARKETPLACE_VALIDATION: ("accounts.run_any_component", "accounts.validate_marketplace"),
 }
 

@@ -7,8 +7,6 @@ from accounts.views import keys, pages, projects, team
 urlpatterns = [
     path("", pages.landing, name="landing"),
     path("dashboard/", pages.dashboard, name="dashboard"),
-    # A placeholder until the marketplace brings its own pages.
-    path("marketplace/", pages.coming_soon, {"feature": "marketplace"}, name="marketplace_home"),
     path("connect/", keys.connect, name="connect"),
     path("projects/", projects.project_list, name="project_list"),
     path("projects/new/", projects.project_create, name="project_create"),

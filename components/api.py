@@ -86,11 +86,26 @@ class ComponentSerializer(serializers.ModelSerializer[Component]):
         return max((v.number for v in component.versions.all()), default=None)
 
 
+    def to_representation(self, instance: Component) -> dict[str, Any]:
+        return hide_code(instance, super().to_representation(instance))
+
+
+def hide_code(component: Component, data: dict[str, Any]) -> dict[str, Any]:
+    """A closed-source marketplace fork answers ``code`` and ``http`` as null, to its own project too."""
+    from components.marketplace.models import code_hidden
+
+    if code_hidden(component):
+        data.update(code=None, http=None)
+    return data
+
 class VersionSerializer(serializers.ModelSerializer[ComponentVersion]):
     class Meta:
         model = ComponentVersion
         fields = ("number", "changelog", "kind", "inputs", "outputs", "code", "http", "builtin", "created_at")
 
+
+    def to_representation(self, instance: ComponentVersion) -> dict[str, Any]:
+        return hide_code(instance.component, super().to_representation(instance))
 
 class ExecutionSerializer(serializers.ModelSerializer[Execution]):
     version = serializers.IntegerField(source="version.number", allow_null=True, default=None)
@@ -193,7 +208,10 @@ class ComponentViewSet(
     @extend_schema(request=None, responses={201: ComponentSerializer}, summary="Copy the component")
     @action(detail=True, methods=["post"])
     def duplicate(self, request: Request, pk: str) -> Response:
-        copy = services.component_duplicate(component=self.get_object(), actor=request.user)  # type: ignore[arg-type]
+        try:
+            copy = services.component_duplicate(component=self.get_object(), actor=request.user)  # type: ignore[arg-type]
+        except ValidationError as error:
+            raise _field_errors(error) from None
         return Response(ComponentSerializer(copy).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=VersionSerializer(many=True), summary="The published versions")

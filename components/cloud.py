@@ -7,6 +7,8 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import Project
+from components.marketplace import cloud as marketplace_cloud  # noqa: F401 - registers its functions
+from components.marketplace.models import code_hidden
 from components.models import Component, Execution
 from realtime.cloud import project_for
 from realtime.registry import Call, Result, cloud_function
@@ -53,6 +55,8 @@ def component_data(component: Component, *, full: bool = False) -> dict[str, Any
     }
     if full:
         data.update(inputs=component.inputs, outputs=component.outputs, code=component.code, http=component.http)
+        if code_hidden(component):  # a closed-source marketplace fork
+            data.update(code=None, http=None)
     return data
 
 

@@ -159,3 +159,11 @@ class Execution(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
+
+
+# The marketplace's listings, submissions, forks and collections live in components/marketplace/;
+# importing them here makes them models of this app.
+from components.marketplace.models import Collection as Collection  # noqa: E402
+from components.marketplace.models import Fork as Fork  # noqa: E402
+from components.marketplace.models import Listing as Listing  # noqa: E402
+from components.marketplace.models import Submission as Submission  # noqa: E402

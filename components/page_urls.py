@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from components import views
+from components.marketplace import views as marketplace
 
 urlpatterns = [
     path("", views.component_list, name="components_home"),
@@ -17,4 +18,6 @@ urlpatterns = [
     path("<int:pk>/export/", views.component_export, name="components_export"),
     path("<int:pk>/duplicate/", views.component_duplicate, name="components_duplicate"),
     path("<int:pk>/delete/", views.component_delete, name="components_delete"),
+    path("<int:pk>/marketplace/", marketplace.component_marketplace, name="components_marketplace"),
+    path("<int:pk>/marketplace/update/", marketplace.component_fork_update, name="components_fork_update"),
 ]

@@ -77,6 +77,16 @@ def _clean(component: Component, changes: dict[str, Any]) -> None:
         raise ValidationError(errors)
 
 
+def _refuse_hidden_implementation(component: Component, changes: dict[str, Any]) -> None:
+    """A closed-source fork's implementation is not theirs to read, so not to edit either: it
+    changes only through ``components.marketplace.services.fork_update``."""
+    from components.marketplace.models import code_hidden
+
+    touched = [f for f in IMPLEMENTATION_FIELDS if f in changes and changes[f] != getattr(component, f)]
+    if touched and code_hidden(component):
+        raise ValidationError(dict.fromkeys(touched, "a closed-source marketplace component cannot be changed"))
+
+
 def _publish(component: Component, *, deleted: bool = False) -> None:
     recipients = member_ids(component.project)
     room = "deleteComponent" if deleted else "createOrUpdateComponent"
@@ -109,6 +119,7 @@ def component_update(*, component: Component, actor: User, **changes: Any) -> Co
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "unknown field"))
+    _refuse_hidden_implementation(component, changes)
     _clean(component, changes)
     for field, value in changes.items():
         setattr(component, field, value)
@@ -187,7 +198,12 @@ def connector_install(*, project: Project, actor: User, name: str) -> tuple[Comp
 
 @transaction.atomic
 def component_duplicate(*, component: Component, actor: User, name: str | None = None) -> Component:
-    """A copy of the component's draft and settings, in the same project (needs ``edit``)."""
+    """A copy of the component's draft and settings, in the same project (needs ``edit``); a
+    closed-source fork cannot be copied (the copy would show its code)."""
+    from components.marketplace.models import code_hidden
+
+    if code_hidden(component):
+        raise ValidationError({"component": ["a closed-source marketplace component cannot be copied"]})
     fields = {field: getattr(component, field) for field in EDITABLE_FIELDS if field != "name"}
     return component_create(project=component.project, actor=actor, name=name or f"{component.name} (copy)", **fields)
 

@@ -25,6 +25,7 @@ from accounts.views.keys import publishable_key_of
 from accounts.views.pages import projects_of
 from components import services
 from components.forms import ComponentCreateForm, ComponentSettingsForm, CredentialForm
+from components.marketplace.models import code_hidden
 from components.models import Component, Credential, Kind
 from components.types import TYPES
 
@@ -97,7 +98,11 @@ def component_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def component_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
     component, _ = member_component(request, pk, Permission.EDIT)
-    copy = services.component_duplicate(component=component, actor=signed_in(request))
+    try:
+        copy = services.component_duplicate(component=component, actor=signed_in(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("components_editor", component.pk)
     messages.success(request, f"Copied to “{copy.name}”.")
     return redirect("components_editor", copy.pk)
 
@@ -120,6 +125,7 @@ def _editor_context(component: Component, membership: Membership, tab: str) -> d
         "can_edit": membership.allows(Permission.EDIT),
         "tab": tab,
         "versions": component.versions.order_by("-number"),
+        "code_hidden": code_hidden(component),
     }
 
 
@@ -129,19 +135,20 @@ def component_editor(request: HttpRequest, pk: int) -> HttpResponse:
     """The Code tab: interface, code, run panel and versions (the page script saves through the API)."""
     component, membership = member_component(request, pk, Permission.VIEW)
     context = _editor_context(component, membership, "code")
+    hidden = context["code_hidden"]  # a closed-source marketplace fork: runs, never shows its code
     context["editor_config"] = {
         "id": component.pk,
         "kind": component.kind,
-        "code": component.code,
-        "http": json.dumps(component.http, indent=2) if component.http else "{}",
+        "code": "" if hidden else component.code,
+        "http": json.dumps(component.http, indent=2) if component.http and not hidden else "{}",
         "inputs": component.inputs,
         "outputs": component.outputs,
-        "canEdit": context["can_edit"],
+        "canEdit": context["can_edit"] and not hidden,
         "types": {name: list(subtypes) for name, (_, subtypes) in TYPES.items()},
         "apiUrl": reverse("api-component-detail", args=[component.pk]),
         "runUrl": reverse("api-component-run", args=[component.pk]) + "?version=draft",
         "syntaxUrl": reverse("components_syntax", args=[component.pk]),
-        "syntaxError": services.syntax_error(component.code) if component.kind == Kind.CODE else None,
+        "syntaxError": services.syntax_error(component.code) if component.kind == Kind.CODE and not hidden else None,
     }
     return render(request, "components/component_code.html", context)
 
@@ -151,7 +158,8 @@ def component_editor(request: HttpRequest, pk: int) -> HttpResponse:
 def component_syntax(request: HttpRequest, pk: int) -> JsonResponse:
     """``{"error": {line, col, message} | null}`` for the saved draft's code (nothing is executed)."""
     component, _ = member_component(request, pk, Permission.VIEW)
-    error = services.syntax_error(component.code) if component.kind == Kind.CODE else None
+    hidden = code_hidden(component)
+    error = services.syntax_error(component.code) if component.kind == Kind.CODE and not hidden else None
     return JsonResponse({"error": error})
 
 

@@ -230,3 +230,7 @@ class RealtimeSubscriptionAdmin(admin.ModelAdmin[RealtimeSubscription]):
                 return redirect("admin:realtime_realtimesubscription_changelist")
         context = {**self.admin_site.each_context(request), "form": form, "title": "Import realtime wiring"}
         return render(request, "superadmin/realtime_import.html", context)
+
+
+# The marketplace's validation queue and curated collections.
+from superadmin import marketplace as marketplace  # noqa: E402

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from components.api import LegacyRunView
+from components.marketplace.sitemaps import sitemap_view
 from components.views import project_credentials
 from realtime.api import CloudFunctionView
 from synchronise.health import healthz
@@ -25,6 +26,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("components/", include("components.page_urls")),
+    path("marketplace/", include("components.marketplace.urls")),
+    path("sitemap.xml", sitemap_view, name="sitemap"),
     path("workflows/", include("workflows.page_urls")),
     path("projects/<int:pk>/credentials/", project_credentials, name="project_credentials"),
     path("", include("accounts.urls")),

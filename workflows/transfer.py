@@ -45,6 +45,7 @@ from accounts.models import Permission, Project, User
 from accounts.services import require_permission
 from components import credentials
 from components import services as component_services
+from components.marketplace.models import code_hidden
 from components.models import Component, ComponentVersion, Kind
 from workflows import definition as definitions
 from workflows import services
@@ -111,6 +112,11 @@ def workflow_export(*, workflow: Workflow, components: str = EMBEDDED, version: 
         entry = entries.get((component.pk, number))
         if entry is None:
             entry = {"key": _unique_key(component.name, keys)}
+            if components == EMBEDDED and code_hidden(component):
+                problems[f"steps[{index}].component"] = [
+                    f"{component.name} is closed source: export with the components by reference"
+                ]
+                continue
             if components == EMBEDDED:
                 entry[EMBEDDED] = _embedded(component, chosen)
             else:

@@ -1,4 +1,4 @@
-"""The landing page, the dashboard and the placeholders of features still to come."""
+"""The landing page and the dashboard."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, OuterRef, Subquery
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from accounts.models import Membership, Project, ProjectUsage, month_start
@@ -14,18 +14,6 @@ from accounts.views.access import signed_in
 
 DASHBOARD_PROJECTS = 6
 BUSIEST_PROJECTS = 5
-
-COMING_SOON = {
-    "components": (
-        "Components",
-        "Turn any web API into a typed, reusable component: declared inputs and outputs, "
-        "written in Python or as a declarative HTTP request, tested right in the browser.",
-    ),
-    "marketplace": (
-        "Marketplace",
-        "Publish your components for everyone, and fork the ones other people have shared into your projects.",
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -78,11 +66,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "month": month_start(),
     }
     return render(request, "accounts/dashboard.html", context)
-
-
-@login_required
-def coming_soon(request: HttpRequest, feature: str) -> HttpResponse:
-    if feature not in COMING_SOON:
-        raise Http404
-    title, pitch = COMING_SOON[feature]
-    return render(request, "accounts/coming_soon.html", {"feature": feature, "title": title, "pitch": pitch})

@@ -78,15 +78,20 @@ def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True) or b""
-        fields[str(name)] = payload.decode("utf-8", "replace")
+        value = payload.decode("utf-8", "replace")
+        if str(name) in fields:  # a repeated field: its values as a list, as for url-encoded ones
+            before = fields[str(name)]
+            fields[str(name)] = [*(before if isinstance(before, list) else [before]), value]
+        else:
+            fields[str(name)] = value
     return fields
 
 
 def mismatches(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
     """How a received request differs from the recorded one (empty: it matches)."""
     found: list[str] = []
-    if expected.get("method", "GET").upper() != actual["method"]:
-        found.append(f"method: expected {expected.get('method', 'GET')}, got {actual['method']}")
+    if "method" in expected and expected["method"].upper() != actual["method"]:
+        found.append(f"method: expected {expected['method']}, got {actual['method']}")
     if "path" in expected and unquote(expected["path"]) != unquote(actual["path"]):
         found.append(f"path: expected {expected['path']}, got {actual['path']}")
     query = _fields(actual["query"])

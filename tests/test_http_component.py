@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from components.credentials import MASK
 from components.http_component import HttpRunResult, run_http_component, validate_http_spec
-from tests import fake_api
+from tests import connector_replay, fake_api, smtp_server
 from tests.fake_api import FakeApi
 
 SECRETS = {"API_TOKEN": "tok-s3cr3t-value", "OTHER": "other-secret-value"}
@@ -46,6 +47,11 @@ def test_a_minimal_spec_is_normalised():
         "body": None,
         "outputs": {},
         "error_message": "",
+        "ok_when": "",
+        "fail_when": "",
+        "error_statuses": {},
+        "paginate": None,
+        "sign": None,
     }
 
 
@@ -78,6 +84,40 @@ def messages(spec: Any, **options: Any) -> list[str]:
             "body.value.a.1: ",
         ),
         ({"url": "https://x.test", "outputs": {"id": "json.id"}}, "outputs.id: status, headers.<Name>, body"),
+        ({"url": "https://x.test", "outputs": {"all": "items"}}, "outputs.all: items is the paginated list"),
+        ({"url": "https://x.test", "ok_when": "status"}, "ok_when: body or body.<path>"),
+        ({"url": "https://x.test", "ok_when": "body.ok", "fail_when": "body.errors"}, "fail_when: ok_when or"),
+        ({"url": "https://x.test", "error_statuses": {"x": 401}}, "error_statuses: needs error_message"),
+        ({"url": "https://x.test", "error_message": "body.e", "error_statuses": {"x": 200}}, "error_statuses.x: "),
+        ({"url": "https://x.test", "body": {"type": "multipart", "value": []}}, "body.value: an object of text"),
+        ({"url": "https://x.test", "body": {"type": "json", "value": 1, "extra": 2}}, "body.extra: unknown field"),
+        ({"url": "https://x.test", "paginate": {"next": {"link": True}}}, "paginate.items: "),
+        ({"url": "https://x.test", "paginate": {"items": "status", "next": {"link": True}}}, "paginate.items: body"),
+        ({"url": "https://x.test", "paginate": {"items": "body", "next": {}}}, "paginate.next: either link"),
+        (
+            {"url": "https://x.test", "paginate": {"items": "body", "next": {"cursor": "body.c"}}},
+            "paginate.next.param: ",
+        ),
+        (
+            {"url": "https://x.test", "paginate": {"items": "body", "next": {"link": True}, "max_pages": 101}},
+            "paginate.max_pages: a number from 1 to 100",
+        ),
+        (
+            {"url": "https://x.test", "paginate": {"items": "body", "next": {"link": True}, "max_pages": "{{ x }}"}},
+            "paginate.max_pages: unknown name x",
+        ),
+        ({"url": "https://x.test", "sign": {"header": "X-Sig"}}, "sign.secret: "),
+        ({"url": "https://x.test", "sign": {"header": "X Sig", "secret": "k"}}, "sign.header: not a valid header"),
+        ({"url": "https://x.test", "sign": {"header": "X-Sig", "secret": "k", "algorithm": "md5"}}, "sign.algorithm: "),
+        ({"url": "https://x.test", "body": {"type": "email", "value": {"to": "a@b.c"}}}, "url: an email goes to smtp"),
+        (
+            {"url": "smtps://mail.test", "body": {"type": "email", "value": {"to": "a@b.c", "x": "1"}}},
+            "body.value.x: unknown field",
+        ),
+        (
+            {"url": "smtps://mail.test", "body": {"type": "email", "value": {"to": "a@b.c"}}},
+            "body.value.from: required",
+        ),
         ({"url": "https://x.test", "outputs": {"1id": "body.id"}}, "outputs.1id: letters, digits"),
         ({"url": "https://x.test", "error_message": "status"}, "error_message: body or body.<path>"),
         ({"url": "https://x.test", "timeout": 5}, "timeout: unknown field"),
@@ -186,15 +226,15 @@ def test_a_remote_error_maps_to_its_status_and_message(api):
     result = run({"url": api.url("/status/404"), "error_message": "body.error.message", "outputs": {"x": "status"}})
 
     assert result.outputs is None
-    assert result.error == {"code": 404, "message": "failed with 404", "status": 404}
+    assert result.error == {"code": 404, "message": "failed with 404", "status": 404, "reason": "validation"}
 
 
 def test_without_a_message_path_the_reason_is_the_message(api):
     result = run({"url": api.url("/status/500")})
-    assert result.error == {"code": 500, "message": "Internal Server Error", "status": 500}
+    assert result.error == {"code": 500, "message": "Internal Server Error", "status": 500, "reason": "remote"}
 
     result = run({"url": api.url("/status/429"), "error_message": "body.missing"})
-    assert result.error == {"code": 429, "message": "Too Many Requests", "status": 429}
+    assert result.error == {"code": 429, "message": "Too Many Requests", "status": 429, "reason": "rate_limit"}
 
 
 def test_a_secret_echoed_in_an_error_is_masked(api):
@@ -228,7 +268,7 @@ def test_a_redirect_to_a_private_address_is_an_error(api):
 def test_a_slow_api_times_out(api):
     result = run({"url": api.url("/slow"), "query": {"seconds": "10"}}, timeout=1)
     assert result.error is not None
-    assert (result.error["code"], result.error["reason"]) == (504, "timeout")
+    assert (result.error["code"], result.error["reason"]) == (109, "timeout")  # as a code step's wall time
 
 
 def test_a_response_over_the_cap_is_an_error(api):
@@ -315,3 +355,311 @@ def test_credential_headers_written_in_the_spec_are_masked_in_the_log(api):
     assert '"X-Gitlab-Token": "••••••"' in log
     assert '"X-Hub-Signature-256": "sha256=ab"' in log  # a signature proves, it does not open
     assert api.requests[-1]["headers"]["X-Gitlab-Token"] == "typed-in-gl"  # masked in the log only
+
+
+# --- Error reasons, ok_when / fail_when / error_statuses -------------------------------------
+
+
+@contextmanager
+def replaying(settings, *exchanges: dict[str, Any]) -> Iterator[connector_replay.Replay]:  # type: ignore[no-untyped-def]
+    with connector_replay.serve(list(exchanges)) as replay:
+        settings.OUTBOUND_ALLOW = [replay.destination]
+        yield replay
+    assert replay.problems == []
+    assert replay.unused == []
+
+
+def answer(status: int, payload: Any = None, **headers: str) -> dict[str, Any]:
+    return {"request": {}, "response": {"status": status, "json": payload, "headers": headers}}
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (400, "validation"),
+        (401, "auth"),
+        (403, "auth"),
+        (404, "validation"),
+        (409, "validation"),
+        (422, "validation"),
+        (429, "rate_limit"),
+        (500, "remote"),
+        (503, "remote"),
+    ],
+)
+def test_a_failed_answer_names_its_reason(settings, status, reason):
+    with replaying(settings, answer(status, {"error": {"message": "no"}}, **{"Retry-After": "7"})) as replay:
+        result = run({"url": replay.base_url + "/x", "error_message": "body.error.message"})
+    assert result.error == {"code": status, "status": status, "reason": reason, "message": "no", "retry_after": 7.0}
+
+
+def test_ok_when_fails_a_2xx_answer_that_says_it_failed(settings):
+    spec = {
+        "method": "POST",
+        "url": "{{ inputs.base }}/api/chat.postMessage",
+        "outputs": {"ts": "body.ts"},
+        "ok_when": "body.ok",
+        "error_message": "body.error",
+        "error_statuses": {"invalid_auth": 401, "ratelimited": 429},
+    }
+    with replaying(
+        settings,
+        answer(200, {"ok": True, "ts": "1.2"}),
+        answer(200, {"ok": False, "error": "channel_not_found"}),
+        answer(200, {"ok": False, "error": "invalid_auth"}),
+        answer(200, {"ok": False, "error": "ratelimited"}, **{"Retry-After": "30"}),
+        answer(200, {"no": "ok field"}),
+    ) as replay:
+        results = [run(spec, {"base": replay.base_url}) for _ in range(5)]
+    assert results[0].outputs == {"ts": "1.2"}
+    assert [r.error for r in results[1:]] == [
+        {"code": 400, "status": 200, "reason": "validation", "message": "channel_not_found"},
+        {"code": 401, "status": 200, "reason": "auth", "message": "invalid_auth"},
+        {"code": 429, "status": 200, "reason": "rate_limit", "message": "ratelimited", "retry_after": 30.0},
+        {
+            "code": 400,
+            "status": 200,
+            "reason": "validation",
+            "message": "the answer says it failed (body.ok is not true)",
+        },
+    ]
+
+
+def test_fail_when_fails_a_2xx_answer_with_errors(settings):
+    spec = {
+        "method": "POST",
+        "url": "{{ inputs.base }}/graphql",
+        "body": {"type": "json", "value": {"query": "{ viewer { id } }"}},
+        "outputs": {"id": "body.data.viewer.id"},
+        "fail_when": "body.errors",
+        "error_message": "body.errors.0.message",
+    }
+    with replaying(
+        settings,
+        answer(200, {"data": {"viewer": {"id": "u1"}}, "errors": []}),
+        answer(200, {"data": None, "errors": [{"message": "Argument 'title' is required"}]}),
+    ) as replay:
+        ok, bad = run(spec, {"base": replay.base_url}), run(spec, {"base": replay.base_url})
+    assert ok.outputs == {"id": "u1"}
+    assert bad.error == {"code": 400, "status": 200, "reason": "validation", "message": "Argument 'title' is required"}
+
+
+# --- Multipart and signing -------------------------------------------------------------------
+
+
+def test_a_multipart_body_sends_its_fields(settings):
+    spec = {
+        "method": "POST",
+        "url": "{{ inputs.base }}/messages",
+        "headers": {"Content-Type": "text/plain"},  # replaced: the boundary is ours
+        "body": {"type": "multipart", "value": {"to": "{{ inputs.to }}", "subject": "Hi {{ inputs.name }}"}},
+        "outputs": {"id": "body.id"},
+    }
+    expected = {"method": "POST", "path": "/messages", "form": {"to": ["a@x.test", "b@x.test"], "subject": "Hi Zoë"}}
+    with replaying(settings, {"request": expected, "response": {"status": 200, "json": {"id": "m1"}}}) as replay:
+        result = run(spec, {"base": replay.base_url, "to": ["a@x.test", "b@x.test"], "name": "Zoë"})
+    assert result.outputs == {"id": "m1"}
+    assert replay.received[0]["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
+
+
+def test_a_signed_request_carries_the_hmac_of_the_exact_body(settings):
+    import hashlib
+    import hmac
+
+    spec = {
+        "method": "POST",
+        "url": "{{ inputs.base }}/hook",
+        "body": {"type": "json", "value": {"event": "{{ inputs.event }}", "n": 1}},
+        "sign": {"header": "X-Signature-256", "secret": "{{ secrets.API_TOKEN }}", "prefix": "sha256="},
+    }
+    with replaying(settings, answer(204)) as replay:
+        result = run(spec, {"base": replay.base_url, "event": "créé"})
+    assert result.error is None
+    sent = replay.received[0]
+    expected = hmac.new(SECRETS["API_TOKEN"].encode(), sent["body"], hashlib.sha256).hexdigest()
+    assert sent["headers"]["X-Signature-256"] == f"sha256={expected}"
+    assert json.loads(sent["body"]) == {"event": "créé", "n": 1}
+    assert SECRETS["API_TOKEN"] not in "\n".join(result.request_log)
+
+
+# --- Pagination ------------------------------------------------------------------------------
+
+
+def page(path: str, query: dict[str, str], payload: Any, **headers: str) -> dict[str, Any]:
+    return {
+        "request": {"method": "GET", "path": path, "query": query},
+        "response": {"status": 200, "json": payload, "headers": headers},
+    }
+
+
+def test_pagination_follows_the_link_header(settings):
+    spec = {
+        "url": "{{ inputs.base }}/repos/o/r/issues",
+        "query": {"per_page": "2"},
+        "paginate": {"items": "body", "next": {"link": True}},
+        "outputs": {"issues": "items", "last_status": "status"},
+    }
+    nxt = '<{{ replay }}/repositories/1/issues?per_page=2&page=2>; rel="next", <{{ replay }}/x?page=9>; rel="last"'
+    with replaying(
+        settings,
+        page("/repos/o/r/issues", {"per_page": "2"}, [{"n": 1}, {"n": 2}], Link=nxt),
+        page("/repositories/1/issues", {"page": "2"}, [{"n": 3}], Link='<{{ replay }}/x?page=1>; rel="prev"'),
+    ) as replay:
+        result = run(spec, {"base": replay.base_url})
+    assert result.outputs == {"issues": [{"n": 1}, {"n": 2}, {"n": 3}], "last_status": 200}
+    assert "  2 page(s), 3 item(s)" in result.request_log
+
+
+def test_pagination_by_cursor_stops_when_the_cursor_is_gone_or_more_is_false(settings):
+    spec = {
+        "url": "{{ inputs.base }}/v0/app/table",
+        "query": {"pageSize": "2", "offset": "{{ inputs.start }}"},
+        "paginate": {"items": "body.records", "next": {"cursor": "body.offset", "param": "offset"}},
+        "outputs": {"records": "items"},
+    }
+    with replaying(
+        settings,
+        page("/v0/app/table", {"pageSize": "2"}, {"records": [1, 2], "offset": "itrA"}),
+        page("/v0/app/table", {"pageSize": "2", "offset": "itrA"}, {"records": [3], "offset": ""}),
+    ) as replay:
+        assert run(spec, {"base": replay.base_url}).outputs == {"records": [1, 2, 3]}
+    spec = {
+        "url": "{{ inputs.base }}/v1/invoices",
+        "paginate": {
+            "items": "body.data",
+            "next": {"cursor": "body.data.-1.id", "param": "starting_after", "more": "body.has_more"},
+            "max_pages": "{{ inputs.pages }}",
+        },
+        "outputs": {"invoices": "items", "more": "body.has_more"},
+    }
+    with replaying(
+        settings,
+        page("/v1/invoices", {}, {"data": [{"id": "in_1"}], "has_more": True}),
+        page("/v1/invoices", {"starting_after": "in_1"}, {"data": [{"id": "in_2"}], "has_more": False}),
+    ) as replay:
+        assert run(spec, {"base": replay.base_url, "pages": 5}).outputs == {
+            "invoices": [{"id": "in_1"}, {"id": "in_2"}],
+            "more": False,
+        }
+    with replaying(settings, page("/v1/invoices", {}, {"data": [{"id": "in_1"}], "has_more": True})) as replay:
+        capped = run(spec, {"base": replay.base_url, "pages": 1})  # max_pages: the second page is not asked for
+    assert capped.outputs == {"invoices": [{"id": "in_1"}], "more": True}
+
+
+def test_pagination_stays_on_the_first_origin_and_fails_on_a_failed_page(settings):
+    spec = {
+        "url": "{{ inputs.base }}/a",
+        "paginate": {"items": "body", "next": {"link": True}},
+        "headers": {"Authorization": "Bearer {{ secrets.API_TOKEN }}"},
+        "outputs": {"all": "items"},
+    }
+    with replaying(settings, page("/a", {}, [1], Link='<https://elsewhere.test/a?page=2>; rel="next"')) as replay:
+        result = run(spec, {"base": replay.base_url})
+    assert result.error is not None
+    assert (result.error["code"], result.error["reason"]) == (502, "blocked")
+    with replaying(
+        settings,
+        page("/a", {}, [1], Link='</a?page=2>; rel="next"'),  # relative to the page's URL
+        {
+            "request": {"path": "/a", "query": {"page": "2"}},
+            "response": {"status": 429, "headers": {"Retry-After": "5"}},
+        },
+    ) as replay:
+        result = run(spec, {"base": replay.base_url})
+    assert result.error is not None
+    assert (result.error["code"], result.error["reason"], result.error["retry_after"]) == (429, "rate_limit", 5.0)
+
+
+# --- Email by SMTP ---------------------------------------------------------------------------
+
+
+def email_spec(scheme: str = "smtp") -> dict[str, Any]:
+    return {
+        "method": "POST",
+        "url": scheme + "://{{ inputs.host }}:{{ inputs.port }}",
+        "body": {
+            "type": "email",
+            "value": {
+                "from": "Ops <ops@example.com>",
+                "to": "{{ inputs.to }}",
+                "subject": "{{ inputs.subject }}",
+                "text": "Hello {{ inputs.name }}",
+                "html": "<p>Hello {{ inputs.name }}</p>",
+                "username": "{{ inputs.username }}",
+                "password": "{{ inputs.password }}",
+            },
+        },
+        "outputs": {"accepted": "body.accepted", "status": "status"},
+    }
+
+
+def mail(server: smtp_server.SmtpServer, **inputs: Any) -> dict[str, Any]:
+    return {
+        "host": server.host,
+        "port": server.port,
+        "to": "bob@example.com",
+        "subject": "Hi",
+        "name": "Bob",
+        "username": "ops",
+        "password": "{{ secrets.API_TOKEN }}",
+        **inputs,
+    }
+
+
+@pytest.mark.parametrize(("tls", "scheme"), [("starttls", "smtp"), ("implicit", "smtps")])
+def test_an_email_is_sent_over_verified_tls_with_a_credential(settings, tls, scheme):
+    with smtp_server.serve(tls=tls, users={"ops": SECRETS["API_TOKEN"]}) as server:
+        settings.OUTBOUND_ALLOW, settings.OUTBOUND_CA_BUNDLE = [server.destination], server.ca_file
+        result = run(
+            email_spec(scheme),
+            mail(server, to=["bob@example.com", "Carol <carol@example.com>"]),
+            secret_inputs=["password"],
+        )
+    assert result.error is None, result.error
+    assert result.outputs == {"accepted": ["bob@example.com", "carol@example.com"], "status": 250}
+    server.check(
+        [
+            {
+                "from": "ops@example.com",
+                "to": ["bob@example.com", "carol@example.com"],
+                "login": "ops",
+                "headers": {"Subject": "Hi", "To": "bob@example.com, carol@example.com"},
+                "text": "Hello Bob",
+                "html": "<p>Hello Bob</p>",
+            }
+        ]
+    )
+    assert SECRETS["API_TOKEN"] not in "\n".join(result.request_log)
+
+
+def test_an_email_fails_clearly(settings, tmp_path):
+    with smtp_server.serve(users={"ops": "right"}, refuse=["nobody@example.com"]) as server:
+        settings.OUTBOUND_ALLOW, settings.OUTBOUND_CA_BUNDLE = [server.destination], server.ca_file
+        wrong = run(email_spec(), mail(server), secret_inputs=["password"])
+        refused = run(email_spec(), mail(server, to="nobody@example.com", password="right"))
+        injected = run(email_spec(), mail(server, subject="Hi\r\nBcc: eve@example.com", password="right"))
+        bad_address = run(email_spec(), mail(server, to="not an address"))
+        settings.OUTBOUND_CA_BUNDLE = str(fake_api.tls_context(tmp_path, hostname="localhost")[1])  # another CA
+        untrusted = run(email_spec(), mail(server, password="right"))
+        settings.OUTBOUND_ALLOW = []
+        blocked = run(email_spec(), mail(server, password="right"))
+    assert (wrong.error["code"], wrong.error["reason"]) == (401, "auth")
+    assert SECRETS["API_TOKEN"] not in json.dumps(wrong.error)
+    assert (refused.error["code"], refused.error["reason"]) == (400, "validation")
+    assert "nobody@example.com: 550" in refused.error["message"]
+    assert (injected.error["code"], injected.error["reason"]) == (400, "validation")
+    assert bad_address.error["message"].startswith("body.value.to: ")
+    assert (untrusted.error["code"], untrusted.error["reason"]) == (502, "unreachable")
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error["message"]
+    assert (blocked.error["code"], blocked.error["reason"]) == (502, "blocked")
+    assert server.messages == []
+
+
+def test_an_email_is_not_sent_without_starttls(settings):
+    with smtp_server.serve(tls="none", users=None) as server:
+        settings.OUTBOUND_ALLOW = [server.destination]
+        result = run(email_spec(), mail(server, username="", password=""))
+    assert result.error is not None
+    assert (result.error["code"], result.error["reason"]) == (502, "blocked")
+    assert "STARTTLS" in result.error["message"]
+    assert server.messages == []

@@ -1,0 +1,256 @@
+"""Running an ``http`` spec: build the request, send it through the SSRF guard (page after page when
+it paginates), map the answer to outputs or to an error. Never raises for a remote or template
+problem: those come back as ``HttpRunResult.error``."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from jinja2.sandbox import SecurityError
+
+from components.credentials import CredentialError, CredentialHostRefused, host_guard, mask
+from components.http_component.answer import MISSING, TIMED_OUT, TRANSPORT_FAILED, Failed, lookup, parsed_body, refused
+from components.http_component.request import Request, Secrets, build, resolve_secret_inputs
+from components.http_component.spec import MAX_PAGES, validate_http_spec
+from synchronise.lib import outbound
+from synchronise.lib.expressions import TemplateProblem, as_text, render
+
+MAX_LOGGED_BODY = 500
+BUILD_FAILED = 400
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
+# X-Gitlab-Token, X-Auth-Token, X-Webhook-Secret, X-Shopify-Access-Token…; not signatures (an HMAC
+# proves, it does not open).
+SENSITIVE_HEADER = re.compile(r"x-(?:[a-z0-9-]+-)?(?:token|secret|key|password|auth)")
+LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
+
+
+def sensitive_header(name: str) -> bool:
+    """Whether a header carries a credential: masked in request logs, not kept from webhooks."""
+    name = name.lower()
+    return name in SENSITIVE_HEADERS or SENSITIVE_HEADER.fullmatch(name) is not None
+
+
+@dataclass(frozen=True)
+class HttpRunResult:
+    """``outputs`` on a 2xx answer, else ``error`` (``{code, message, reason, …}``); ``request_log``:
+    log lines. Every part has the project's secrets masked."""
+
+    outputs: dict[str, Any] | None
+    error: dict[str, Any] | None
+    request_log: list[str] = field(default_factory=list)
+    status: int | None = None
+
+
+def _page_limit(spec: dict[str, Any], context: Mapping[str, Any]) -> int:
+    pages = spec["paginate"]["max_pages"]
+    if isinstance(pages, str):
+        rendered = render(pages, context)
+        try:
+            pages = int(rendered)
+        except (TypeError, ValueError):
+            raise TemplateProblem(f"paginate.max_pages: {rendered!r} is not a number") from None
+    return max(1, min(int(pages), MAX_PAGES))
+
+
+def next_link(header: str) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header (RFC 8288), or ``None``."""
+    for target, params in LINK.findall(header or ""):
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "rel" and "next" in value.strip().strip('"').lower().split():
+                return target.strip()
+    return None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def _next_page(spec: dict[str, Any], built: Request, response: outbound.OutboundResponse, body: Any) -> Request | None:
+    """The request of the next page, or ``None`` after the last one."""
+    following = spec["paginate"]["next"]
+    if following["link"]:
+        target = next_link(response.headers.get("link", ""))
+        if not target:
+            return None
+        url = urljoin(response.url, target)
+        if _origin(url) != _origin(built.url):
+            # The request's credentials would follow: a next page goes to the same origin only.
+            raise Failed(TRANSPORT_FAILED, "blocked: the next page's link leads to another origin", reason="blocked")
+        return replace(built, url=url, params=[])
+    if following["more"]:
+        more = lookup(response, body, following["more"])
+        if more is MISSING or not more:
+            return None
+    cursor = lookup(response, body, following["cursor"])
+    if cursor is MISSING or cursor is None or cursor == "":
+        return None
+    params = [(key, value) for key, value in built.params if key != following["param"]]
+    return replace(built, params=[*params, (following["param"], as_text(cursor))])
+
+
+def _send(built: Request, *, timeout: float, max_bytes: int, check_host: Any) -> outbound.OutboundResponse:
+    try:
+        return outbound.request(
+            built.method,
+            built.url,
+            headers=built.headers,
+            params=built.params or None,
+            data=built.data,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            check_host=check_host,  # each hop, before anything is sent there
+        )
+    except CredentialHostRefused as error:
+        raise Failed(BUILD_FAILED, error.reason, reason="credential_host", credential=error.name) from None
+    except outbound.OutboundTimeout as error:
+        raise Failed(TIMED_OUT, error.reason, reason="timeout") from None
+    except outbound.OutboundBlocked as error:
+        raise Failed(TRANSPORT_FAILED, f"blocked: {error.reason}", reason="blocked") from None
+    except outbound.OutboundTooLarge as error:
+        # max_bytes is the plan's run_response_bytes when the caller passes it; the outbound default otherwise.
+        too_large = f"response size limit of {error.limit} bytes exceeded: {error.reason}"
+        raise Failed(TRANSPORT_FAILED, too_large, reason="too_large", limit=error.limit) from None
+    except outbound.OutboundError as error:
+        raise Failed(TRANSPORT_FAILED, error.reason, reason="unreachable") from None
+
+
+def _exchange(
+    spec: dict[str, Any],
+    built: Request,
+    context: Mapping[str, Any],
+    *,
+    secrets: Mapping[str, str],
+    used: set[str],
+    timeout: float,
+    max_bytes: int,
+    log: list[str],
+) -> tuple[outbound.OutboundResponse, Any, list[Any]]:
+    """Send the request (and the next pages'); the last answer, its parsed body, every page's items."""
+    pages = _page_limit(spec, context) if spec["paginate"] else 1
+    deadline = time.monotonic() + timeout
+    shown = {k: "••••••" if sensitive_header(k) else v for k, v in built.headers.items()}
+    items: list[Any] = []
+    for page in range(1, pages + 1):
+        query = ("&" if "?" in built.url else "?") + urlencode(built.params) if built.params else ""
+        log.append(f"→ {built.method} {built.url}{query}")
+        if page == 1:
+            log.append(f"  headers {json.dumps(shown, ensure_ascii=False)}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Failed(TIMED_OUT, f"the request took longer than {timeout:g} s", reason="timeout")
+        response = _send(built, timeout=remaining, max_bytes=max_bytes, check_host=host_guard(used, secrets))
+        max_bytes -= len(response.content)  # every page counts against one size limit
+        redirects = f" after {len(response.redirects)} redirect(s)" if response.redirects else ""
+        size = len(response.content)
+        log.append(f"← {response.status} {response.reason} in {response.elapsed_ms:.0f} ms, {size} bytes{redirects}")
+        error = refused(spec, response)
+        if error is not None:
+            log.append(f"  body {response.text[:MAX_LOGGED_BODY]}")
+            raise Failed(**error)
+        body = parsed_body(response) if spec["paginate"] or _reads_body(spec) else None
+        if not spec["paginate"]:
+            return response, body, items
+        found = lookup(response, body, spec["paginate"]["items"])
+        if found is not MISSING and found is not None:
+            if not isinstance(found, list):
+                message = f"paginate.items: {spec['paginate']['items']} is not a list on page {page}"
+                raise Failed(TRANSPORT_FAILED, message, reason="remote")
+            items.extend(found)
+        following = _next_page(spec, built, response, body) if page < pages else None
+        if following is None:
+            break
+        built = following
+    log.append(f"  {page} page(s), {len(items)} item(s)")
+    return response, body, items
+
+
+def _reads_body(spec: dict[str, Any]) -> bool:
+    return any(path.startswith("body") for path in spec["outputs"].values())
+
+
+def run_http_component(
+    spec: dict[str, Any],
+    inputs: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    *,
+    idempotency_key: str,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+    secret_inputs: Iterable[str] = (),
+) -> HttpRunResult:
+    """Render the request, send it through the SSRF guard, map the answer. Never raises for a
+    remote or template problem: those come back as ``error``. ``secret_inputs``: names of inputs
+    declared of type ``secret``, whose ``{{ secrets.NAME }}`` value is substituted. ``max_bytes``:
+    the largest response body (all pages together), the plan's
+    (``code_runner.response_bytes_for(project)``) for a run; ``None`` is ``OUTBOUND_MAX_BYTES``."""
+    values = list(secrets.values())
+    log: list[str] = []
+    timeout = float(timeout if timeout is not None else settings.OUTBOUND_TIMEOUT)
+    max_bytes = int(max_bytes if max_bytes is not None else settings.OUTBOUND_MAX_BYTES)
+
+    def failed(error: dict[str, Any]) -> HttpRunResult:
+        log.append(f"error {error['code']}: {error['message']}")
+        return HttpRunResult(
+            outputs=None, error=mask(error, values), request_log=mask(log, values), status=error.get("status")
+        )
+
+    used: set[str] = set()  # the credentials this request carries, however a template used them
+    try:
+        spec = validate_http_spec(spec)
+        context = {
+            "inputs": resolve_secret_inputs(inputs, secrets, secret_inputs, used),
+            "secrets": Secrets(secrets, used),
+        }
+        if spec["body"] is not None and spec["body"]["type"] == "email":
+            from components.http_component import smtp
+
+            message = smtp.build(spec, context)
+        else:
+            built = build(spec, context)
+    except ValidationError as error:
+        return failed(
+            {
+                "code": BUILD_FAILED,
+                "message": "the HTTP spec is invalid: " + "; ".join(error.messages),
+                "reason": "spec",
+            }
+        )
+    except (CredentialError, TemplateProblem, SecurityError, ValueError) as error:
+        return failed(
+            {"code": BUILD_FAILED, "message": f"the request could not be built: {error}", "reason": "template"}
+        )
+    except Failed as failure:
+        return failed(failure.error)
+    try:
+        if spec["body"] is not None and spec["body"]["type"] == "email":
+            sent = smtp.send(message, secrets=secrets, used=used, timeout=timeout, outputs=spec["outputs"], log=log)
+            return HttpRunResult(
+                outputs=mask(sent, values), error=None, request_log=mask(log, values), status=smtp.SENT
+            )
+        if not built.has_header("Idempotency-Key"):
+            built.headers["Idempotency-Key"] = idempotency_key
+        response, body, items = _exchange(
+            spec, built, context, secrets=secrets, used=used, timeout=timeout, max_bytes=max_bytes, log=log
+        )
+    except Failed as failure:
+        return failed(failure.error)
+    outputs: dict[str, Any] = {}
+    for name, path in spec["outputs"].items():
+        value = items if path == "items" else lookup(response, body, path)
+        if value is MISSING:
+            log.append(f"  output {name}: {path} is not in the response")
+        else:
+            outputs[name] = value
+    return HttpRunResult(
+        outputs=mask(outputs, values), error=None, request_log=mask(log, values), status=response.status
+    )

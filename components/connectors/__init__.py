@@ -28,6 +28,19 @@ MODULES: tuple[str, ...] = (
     "slack",
     "discord",
     "github",
+    "telegram",
+    "teams",
+    "mattermost",
+    "gitlab",
+    "linear",
+    "stripe",
+    "hubspot",
+    "airtable",
+    "notion",
+    "google_sheets",
+    "google_calendar",
+    "openai",
+    "anthropic",
 )
 
 

@@ -111,12 +111,12 @@ def test_the_dashboard_lists_only_the_users_projects(client, project, charlie):
     assert [p.name for p in client.get(reverse("dashboard")).context["projects"]] == ["Charlie's"]
 
 
-@pytest.mark.parametrize("name", ["marketplace_home"])
-def test_the_features_still_to_come_have_a_page(client, alice, name):
+def test_the_marketplace_menu_entry_opens_the_marketplace(client, alice):
     client.force_login(alice)
-    response = client.get(reverse(name))
-    assert response.status_code == 200
-    assert "Coming soon" in response.content.decode()
+    page = client.get(reverse("marketplace_home")).content.decode()
+    assert "<h1>Marketplace</h1>" in page
+    assert 'name="q"' in page
+    assert "Coming soon" not in page
 
 
 def test_the_login_page_wears_the_project_chrome_and_lists_no_unconfigured_provider(client, db):

@@ -276,7 +276,7 @@
       filteredCatalog() {
         const words = this.catalogQuery.toLowerCase().split(/\s+/).filter(Boolean);
         return this.catalog.filter((entry) => {
-          const text = `${entry.name} ${entry.description}`.toLowerCase();
+          const text = `${entry.name} ${entry.description} ${(entry.tags || []).join(" ")}`.toLowerCase();
           return words.every((word) => text.includes(word));
         });
       },
@@ -285,6 +285,7 @@
 
       async addStep(entry) {
         if (!entry.latest && entry.connector) entry = await this.install(entry);
+        else if (!entry.latest && entry.listing) entry = await this.install(entry, { fork: true });
         if (!entry || !entry.latest) return;
         const id = B.stepId(entry.name, new Set(this.steps.map((s) => s.id)));
         this.steps.push(normaliseStep({ id, component: entry.id }));
@@ -294,9 +295,11 @@
         this.changed({ now: true });
       },
 
-      async install(entry) {
-        // An official connector becomes a published component of the project on first use.
-        const url = config.installUrl.replace("__name__", encodeURIComponent(entry.connector));
+      async install(entry, { fork = false } = {}) {
+        // An official connector becomes a published component of the project on first use; a
+        // marketplace component is forked into the project the same way.
+        const url = fork ? config.forkUrl.replace("__id__", String(entry.listing))
+          : config.installUrl.replace("__name__", encodeURIComponent(entry.connector));
         const answer = await post(url, { project: config.projectId });
         if (!answer.ok || !answer.data) {
           this.saveError = answer.status === 403 ? "You may not add components to this project." : errorText(answer);

@@ -53,6 +53,7 @@ def workflow_editor(request: HttpRequest, pk: int) -> HttpResponse:
         "publishUrl": reverse("workflows_publish", args=[workflow.pk]),
         "runUrl": reverse("workflows_run", args=[workflow.pk]),
         "installUrl": reverse("api-connector-install", args=["__name__"]),
+        "forkUrl": reverse("api-marketplace-component-fork", args=[0]).replace("/0/", "/__id__/"),
         "projectId": workflow.project_id,
     }
     context["versions"] = workflow.versions.order_by("-number")

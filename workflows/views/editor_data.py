@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components import connectors
+from components.marketplace.models import Fork, Listing
 from components.models import Component, ComponentVersion
 from components.types import TYPES, describe
 from workflows import definition as definitions
@@ -19,6 +20,7 @@ from workflows.models import Workflow
 from workflows.services import interfaces_for
 
 ITEM = "{{ item }}"
+MARKETPLACE_ENTRIES = 200  # the newest approvals; the catalog's search box filters them in the page
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ def catalog(workflow: Workflow) -> list[dict[str, Any]]:
     """The "Add a step" list (two queries): the project's components, each with its published
     version numbers, newest first, and the interface of the newest (only components with a version
     may be added: ``latest`` is ``None`` for the others), then the official connectors the project
-    has not installed (``id`` ``None``: the editor installs one when it is added)."""
+    has not installed (``id`` ``None``: the editor installs one when it is added), then the marketplace
+    components it has not forked (``marketplace_entries``)."""
     versions: dict[int, list[ComponentVersion]] = {}
     published = (
         ComponentVersion.objects.filter(component__project_id=workflow.project_id)
@@ -68,7 +71,31 @@ def catalog(workflow: Workflow) -> list[dict[str, Any]]:
     for connector in connectors.catalog():
         if connector.name not in installed:
             entries.append({**connector.as_entry(), "id": None, "versions": [], "latest": None})
-    return entries
+    return entries + marketplace_entries(workflow)
+
+
+def marketplace_entries(workflow: Workflow) -> list[dict[str, Any]]:
+    """The approved marketplace components the project has not forked yet (``id`` ``None``,
+    ``listing`` set: the editor forks one into the project when it is added)."""
+    forked = Fork.objects.filter(project_id=workflow.project_id).values("listing_id")
+    listings = Listing.objects.public().exclude(pk__in=forked).exclude(project_id=workflow.project_id)
+    return [
+        {
+            "id": None,
+            "listing": listing.pk,
+            "name": listing.name,
+            "description": listing.description,
+            "tags": list(listing.tags),
+            "publisher": listing.project.name,
+            "kind": listing.approved_version.kind,
+            "versions": [],
+            "latest": None,
+            "inputs": listing.approved_version.inputs,
+            "outputs": listing.approved_version.outputs,
+            "connector": "",
+        }
+        for listing in listings.order_by("-approved_at", "-id")[:MARKETPLACE_ENTRIES]
+    ]
 
 
 def _label(name: str, spec: dict[str, Any]) -> str:

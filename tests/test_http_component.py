@@ -52,6 +52,7 @@ def test_a_minimal_spec_is_normalised():
         "error_statuses": {},
         "paginate": None,
         "sign": None,
+        "auth": None,
     }
 
 
@@ -107,6 +108,9 @@ def messages(spec: Any, **options: Any) -> list[str]:
             "paginate.max_pages: unknown name x",
         ),
         ({"url": "https://x.test", "sign": {"header": "X-Sig"}}, "sign.secret: "),
+        ({"url": "https://x.test", "auth": {"type": "digest"}}, "auth.type: one of none, bearer, basic"),
+        ({"url": "https://x.test", "auth": {"type": "{{ inputs.a "}}, "auth.type: "),
+        ({"url": "https://x.test", "body": {"type": "{{ nope }}"}}, "body.type: unknown name nope"),
         ({"url": "https://x.test", "sign": {"header": "X Sig", "secret": "k"}}, "sign.header: not a valid header"),
         ({"url": "https://x.test", "sign": {"header": "X-Sig", "secret": "k", "algorithm": "md5"}}, "sign.algorithm: "),
         ({"url": "https://x.test", "body": {"type": "email", "value": {"to": "a@b.c"}}}, "url: an email goes to smtp"),
@@ -663,3 +667,115 @@ def test_an_email_is_not_sent_without_starttls(settings):
     assert (result.error["code"], result.error["reason"]) == (502, "blocked")
     assert "STARTTLS" in result.error["message"]
     assert server.messages == []
+
+
+# --- Run-time choices: method, body type, auth, paging ---------------------------------------
+
+GENERIC = {
+    "method": "{{ inputs.method }}",
+    "url": "{{ inputs.url }}",
+    "body": {"type": "{{ inputs.body_type }}", "value": "{{ inputs.body }}", "content_type": "{{ inputs.ct }}"},
+    "auth": {
+        "type": "{{ inputs.auth }}",
+        "credential": "{{ inputs.key }}",
+        "username": "{{ inputs.user }}",
+        "name": "{{ inputs.auth_name }}",
+    },
+    "paginate": {
+        "items": "{{ inputs.items or 'body' }}",
+        "next": {
+            "link": "{{ inputs.paging == 'link' }}",
+            "cursor": "{{ inputs.cursor if inputs.paging == 'cursor' }}",
+            "param": "{{ inputs.param }}",
+        },
+    },
+    "outputs": {"body": "body", "items": "items"},
+}
+
+
+@pytest.mark.parametrize(
+    ("choices", "request_"),
+    [
+        ({"method": "delete", "body_type": "none", "auth": "none"}, {"method": "DELETE"}),
+        (
+            {
+                "method": "POST",
+                "body_type": "json",
+                "body": {"a": [1]},
+                "auth": "bearer",
+                "key": "{{ secrets.API_TOKEN }}",
+            },
+            {
+                "method": "POST",
+                "json": {"a": [1]},
+                "headers": {"Authorization": "Bearer tok-s3cr3t-value", "Content-Type": "application/json"},
+            },
+        ),
+        (
+            {
+                "method": "PUT",
+                "body_type": "form",
+                "body": {"a": "x y", "b": [1, 2]},
+                "auth": "basic",
+                "user": "ann",
+                "key": "pw",
+            },
+            {"form": {"a": "x y", "b": ["1", "2"]}, "headers": {"Authorization": "Basic YW5uOnB3"}},
+        ),
+        (
+            {
+                "method": "PATCH",
+                "body_type": "raw",
+                "body": "<a/>",
+                "ct": "application/xml",
+                "auth": "header",
+                "auth_name": "X-Key",
+                "key": "k1",
+            },
+            {"body": "<a/>", "headers": {"Content-Type": "application/xml", "X-Key": "k1"}},
+        ),
+        ({"method": "GET", "body_type": "", "auth": "query", "key": "k2"}, {"query": {"api_key": "k2"}}),
+    ],
+)
+def test_method_body_type_and_auth_may_be_chosen_at_run_time(settings, choices, request_):
+    with replaying(
+        settings, {"request": {"path": "/r", **request_}, "response": {"status": 200, "json": {"ok": 1}}}
+    ) as replay:
+        result = run(GENERIC, {"url": replay.base_url + "/r", "paging": "none", **choices}, secret_inputs=["key"])
+    assert result.outputs == {"body": {"ok": 1}}  # paging off: no items
+    assert SECRETS["API_TOKEN"] not in "\n".join(result.request_log)
+
+
+def test_run_time_choices_that_make_no_sense_are_named(settings):
+    inputs = {"url": "https://x.test/", "method": "GET", "paging": "none", "auth": "none", "body_type": "none"}
+    for change, expected in [
+        ({"method": "TRACE"}, "method: 'TRACE' is not one of"),
+        ({"body_type": "xml"}, "body.type: 'xml' is not one of"),
+        ({"auth": "digest"}, "auth.type: 'digest' is not one of"),
+        ({"auth": "bearer", "key": ""}, "auth.credential: bearer authentication needs a credential"),
+        ({"paging": "cursor", "cursor": "body.next"}, "paginate.next.param: "),
+        ({"paging": "link", "items": "data"}, "paginate.items: 'data' is not body"),
+    ]:
+        result = run(GENERIC, {**inputs, **change})
+        assert result.error is not None
+        assert (result.error["reason"], expected in result.error["message"]) == ("template", True), result.error
+
+
+def test_paging_chosen_at_run_time(settings):
+    with replaying(
+        settings,
+        page("/r", {}, {"data": [1], "next": "c2"}),
+        page("/r", {"after": "c2"}, {"data": [2]}),
+    ) as replay:
+        inputs = {
+            "url": replay.base_url + "/r",
+            "method": "GET",
+            "body_type": "none",
+            "auth": "none",
+            "paging": "cursor",
+            "cursor": "body.next",
+            "param": "after",
+            "items": "body.data",
+        }
+        result = run(GENERIC, inputs)
+    assert result.outputs == {"body": {"data": [2]}, "items": [1, 2]}

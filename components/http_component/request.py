@@ -3,6 +3,7 @@ body encoded (json, form, raw, multipart) to the exact bytes sent, and signed wh
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -15,7 +16,9 @@ from urllib.parse import urlencode
 from jinja2.sandbox import SecurityError
 
 from components.credentials import SECRET_REFERENCE, UnknownSecret
-from synchronise.lib.expressions import as_text, render
+from components.http_component.spec import AUTH_TYPES, BODY_TYPES, HEADER_NAME
+from synchronise.lib import outbound
+from synchronise.lib.expressions import TemplateProblem, as_text, render
 
 
 class Secrets:
@@ -110,34 +113,97 @@ def multipart(fields: list[tuple[str, str]]) -> tuple[bytes, str]:
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+def _fields(source: Any, context: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Form or multipart fields: an object of templates, or one template of an object."""
+    if isinstance(source, str):
+        rendered = render(source, context)
+        if rendered is None:
+            return []
+        if not isinstance(rendered, dict):
+            raise TemplateProblem(f"body.value: the fields are an object, not {type(rendered).__name__}")
+        found: list[tuple[str, str]] = []
+        for key, value in rendered.items():
+            for item in value if isinstance(value, list) else [value]:
+                if item is not None:
+                    found.append((str(key), as_text(item)))
+        return found
+    return pairs({k: str(v) for k, v in source.items()}, context)
+
+
+def _text(source: str, context: Mapping[str, Any]) -> str:
+    value = render(source, context)
+    return "" if value is None else as_text(value).strip()
+
+
+def _body(built: Request, body: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    kind = _text(body["type"], context).lower()
+    if kind in ("", "none"):
+        return
+    if kind not in BODY_TYPES or kind == "email":
+        raise TemplateProblem(f"body.type: {kind!r} is not one of json, form, multipart, raw, none")
+    if kind == "json":
+        # Encoded here, not by the client, so a signature covers the very bytes sent.
+        built.data = json.dumps(render_tree(body["value"], context), allow_nan=False).encode()
+        content_type = "application/json"
+    elif kind == "form":
+        built.data = urlencode(_fields(body["value"], context)).encode()
+        content_type = "application/x-www-form-urlencoded"
+    elif kind == "multipart":
+        built.data, content_type = multipart(_fields(body["value"], context))
+    else:
+        if not isinstance(body["value"], str):
+            raise TemplateProblem("body.value: a raw body is one text template")
+        built.data = render(body["value"], context, native=False).encode()
+        content_type = _text(body["content_type"], context) or "text/plain; charset=utf-8"
+    if kind == "multipart" or not built.has_header("Content-Type"):
+        # A multipart body's boundary is ours: a Content-Type from the spec would not match it.
+        built.headers = {k: v for k, v in built.headers.items() if k.lower() != "content-type"}
+        built.headers["Content-Type"] = content_type
+
+
+def _auth(built: Request, auth: Mapping[str, Any], context: Mapping[str, Any]) -> None:
+    """Put the credential where ``auth.type`` says: bearer, basic, a header or a query parameter."""
+    kind = _text(auth["type"], context).lower()
+    if kind in ("", "none"):
+        return
+    if kind not in AUTH_TYPES:
+        raise TemplateProblem(f"auth.type: {kind!r} is not one of {', '.join(AUTH_TYPES)}")
+    credential = _text(auth["credential"], context)
+    if not credential:
+        raise TemplateProblem(f"auth.credential: {kind} authentication needs a credential")
+    name = _text(auth["name"], context)
+    if kind == "bearer":
+        built.headers["Authorization"] = f"Bearer {credential}"
+    elif kind == "basic":
+        username = _text(auth["username"], context)
+        pair = f"{username}:{credential}" if username else credential
+        built.headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    elif kind == "header":
+        name = name or "X-API-Key"
+        if not HEADER_NAME.match(name):
+            raise TemplateProblem(f"auth.name: {name!r} is not a header name")
+        built.headers[name] = credential
+    else:
+        built.params = [(key, value) for key, value in built.params if key != (name or "api_key")]
+        built.params.append((name or "api_key", credential))
+
+
 def build(spec: dict[str, Any], context: Mapping[str, Any]) -> Request:
     """The first request of a spec (``email`` bodies are built by ``smtp``, not here)."""
+    method = _text(spec["method"], context).upper()
+    if method not in outbound.METHODS:
+        raise TemplateProblem(f"method: {method!r} is not one of {', '.join(sorted(outbound.METHODS))}")
     url = render(spec["url"], context, native=False).strip()
     headers = {}
     for name, source in spec["headers"].items():
         value = render(source, context)
         if value is not None:
             headers[name] = as_text(value)
-    built = Request(method=spec["method"], url=url, params=pairs(spec["query"], context), headers=headers)
-    body = spec["body"]
-    content_type = ""
-    if body is not None:
-        if body["type"] == "json":
-            # Encoded here, not by the client, so a signature covers the very bytes sent.
-            built.data = json.dumps(render_tree(body["value"], context), allow_nan=False).encode()
-            content_type = "application/json"
-        elif body["type"] == "form":
-            built.data = urlencode(pairs({k: str(v) for k, v in body["value"].items()}, context)).encode()
-            content_type = "application/x-www-form-urlencoded"
-        elif body["type"] == "multipart":
-            built.data, content_type = multipart(pairs({k: str(v) for k, v in body["value"].items()}, context))
-        else:
-            built.data = render(body["value"], context, native=False).encode()
-            content_type = body["content_type"] or "text/plain; charset=utf-8"
-        if body["type"] == "multipart" or not built.has_header("Content-Type"):
-            # A multipart body's boundary is ours: a Content-Type from the spec would not match it.
-            built.headers = {k: v for k, v in built.headers.items() if k.lower() != "content-type"}
-            built.headers["Content-Type"] = content_type
+    built = Request(method=method, url=url, params=pairs(spec["query"], context), headers=headers)
+    if spec["auth"] is not None:
+        _auth(built, spec["auth"], context)
+    if spec["body"] is not None:
+        _body(built, spec["body"], context)
     if spec["sign"] is not None:
         sign(built, spec["sign"], context)
     return built

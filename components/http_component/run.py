@@ -19,7 +19,7 @@ from jinja2.sandbox import SecurityError
 from components.credentials import CredentialError, CredentialHostRefused, host_guard, mask
 from components.http_component.answer import MISSING, TIMED_OUT, TRANSPORT_FAILED, Failed, lookup, parsed_body, refused
 from components.http_component.request import Request, Secrets, build, resolve_secret_inputs
-from components.http_component.spec import MAX_PAGES, validate_http_spec
+from components.http_component.spec import BODY_PATH, MAX_PAGES, next_problem, validate_http_spec
 from synchronise.lib import outbound
 from synchronise.lib.expressions import TemplateProblem, as_text, render
 
@@ -49,15 +49,39 @@ class HttpRunResult:
     status: int | None = None
 
 
-def _page_limit(spec: dict[str, Any], context: Mapping[str, Any]) -> int:
-    pages = spec["paginate"]["max_pages"]
+def _rendered_text(source: Any, context: Mapping[str, Any]) -> str:
+    value = render(source, context) if isinstance(source, str) else source
+    return "" if value is None or value is False else as_text(value).strip()
+
+
+def paging(spec: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The spec's ``paginate`` rendered (its fields may be templates), or ``None``: one request. A
+    ``next`` whose ``link`` renders false and whose ``cursor`` renders empty turns paging off."""
+    paginate = spec["paginate"]
+    if paginate is None:
+        return None
+    raw = paginate["next"]
+    link = render(raw["link"], context) if isinstance(raw["link"], str) else raw["link"]
+    following = {
+        "link": link is True or (isinstance(link, str) and link.strip().lower() in ("true", "1", "yes")),
+        **{key: _rendered_text(raw[key], context) for key in ("cursor", "param", "more")},
+    }
+    if not following["link"] and not following["cursor"]:
+        return None
+    problem = next_problem(following)
+    if problem:
+        raise TemplateProblem(f"paginate.next{'.' + problem[0] if problem[0] else ''}: {problem[1]}")
+    items = _rendered_text(paginate["items"], context)
+    if not BODY_PATH.match(items):
+        raise TemplateProblem(f"paginate.items: {items!r} is not body or body.<path>")
+    pages = paginate["max_pages"]
     if isinstance(pages, str):
         rendered = render(pages, context)
         try:
             pages = int(rendered)
         except (TypeError, ValueError):
             raise TemplateProblem(f"paginate.max_pages: {rendered!r} is not a number") from None
-    return max(1, min(int(pages), MAX_PAGES))
+    return {"items": items, "next": following, "max_pages": max(1, min(int(pages), MAX_PAGES))}
 
 
 def next_link(header: str) -> str | None:
@@ -75,9 +99,9 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
 
 
-def _next_page(spec: dict[str, Any], built: Request, response: outbound.OutboundResponse, body: Any) -> Request | None:
+def _next_page(paged: dict[str, Any], built: Request, response: outbound.OutboundResponse, body: Any) -> Request | None:
     """The request of the next page, or ``None`` after the last one."""
-    following = spec["paginate"]["next"]
+    following = paged["next"]
     if following["link"]:
         target = next_link(response.headers.get("link", ""))
         if not target:
@@ -127,16 +151,16 @@ def _send(built: Request, *, timeout: float, max_bytes: int, check_host: Any) ->
 def _exchange(
     spec: dict[str, Any],
     built: Request,
-    context: Mapping[str, Any],
+    paged: dict[str, Any] | None,
     *,
     secrets: Mapping[str, str],
     used: set[str],
     timeout: float,
     max_bytes: int,
     log: list[str],
-) -> tuple[outbound.OutboundResponse, Any, list[Any]]:
+) -> tuple[outbound.OutboundResponse, Any, list[Any] | None]:
     """Send the request (and the next pages'); the last answer, its parsed body, every page's items."""
-    pages = _page_limit(spec, context) if spec["paginate"] else 1
+    pages = paged["max_pages"] if paged else 1
     deadline = time.monotonic() + timeout
     shown = {k: "••••••" if sensitive_header(k) else v for k, v in built.headers.items()}
     items: list[Any] = []
@@ -157,16 +181,16 @@ def _exchange(
         if error is not None:
             log.append(f"  body {response.text[:MAX_LOGGED_BODY]}")
             raise Failed(**error)
-        body = parsed_body(response) if spec["paginate"] or _reads_body(spec) else None
-        if not spec["paginate"]:
-            return response, body, items
-        found = lookup(response, body, spec["paginate"]["items"])
+        body = parsed_body(response) if paged or _reads_body(spec) else None
+        if not paged:
+            return response, body, None
+        found = lookup(response, body, paged["items"])
         if found is not MISSING and found is not None:
             if not isinstance(found, list):
-                message = f"paginate.items: {spec['paginate']['items']} is not a list on page {page}"
+                message = f"paginate.items: {paged['items']} is not a list on page {page}"
                 raise Failed(TRANSPORT_FAILED, message, reason="remote")
             items.extend(found)
-        following = _next_page(spec, built, response, body) if page < pages else None
+        following = _next_page(paged, built, response, body) if page < pages else None
         if following is None:
             break
         built = following
@@ -217,6 +241,7 @@ def run_http_component(
             message = smtp.build(spec, context)
         else:
             built = build(spec, context)
+            paged = paging(spec, context)
     except ValidationError as error:
         return failed(
             {
@@ -240,13 +265,14 @@ def run_http_component(
         if not built.has_header("Idempotency-Key"):
             built.headers["Idempotency-Key"] = idempotency_key
         response, body, items = _exchange(
-            spec, built, context, secrets=secrets, used=used, timeout=timeout, max_bytes=max_bytes, log=log
+            spec, built, paged, secrets=secrets, used=used, timeout=timeout, max_bytes=max_bytes, log=log
         )
     except Failed as failure:
         return failed(failure.error)
     outputs: dict[str, Any] = {}
     for name, path in spec["outputs"].items():
-        value = items if path == "items" else lookup(response, body, path)
+        # "items": every page's items; none when paging was turned off
+        value = lookup(response, body, path) if path != "items" else (MISSING if items is None else items)
         if value is MISSING:
             log.append(f"  output {name}: {path} is not in the response")
         else:

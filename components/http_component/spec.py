@@ -23,6 +23,7 @@ BODY_PATH = re.compile(r"^body(\.[^.\s]+)*$")
 DEFAULT_PAGES = 10
 MAX_PAGES = 100
 BODY_TYPES = ("json", "form", "raw", "multipart", "email")
+AUTH_TYPES = ("none", "bearer", "basic", "header", "query")
 
 
 def _references(source: str) -> tuple[set[str], set[str], set[str]]:
@@ -65,50 +66,72 @@ class _Strict(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def templated(value: Any) -> bool:
+    """A value decided at run time: a string with a ``{{ … }}`` in it."""
+    return isinstance(value, str) and "{{" in value
+
+
 class _BodySerializer(_Strict):
-    type = serializers.ChoiceField(choices=BODY_TYPES)
+    type = _Template(allow_blank=False, max_length=500)  # one of BODY_TYPES, or a template of one (or "none")
     value = serializers.JSONField(required=False, default=None)
-    content_type = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    content_type = _Template(required=False, max_length=500, default="")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        value = attrs.get("value")
-        if attrs["type"] in ("form", "multipart", "email") and not (
-            isinstance(value, dict) and all(isinstance(v, str | int | float | bool) for v in value.values())
-        ):
+        kind, value = attrs["type"], attrs.get("value")
+        if not templated(kind) and kind not in BODY_TYPES:
+            raise serializers.ValidationError({"type": [f"one of {', '.join(BODY_TYPES)}, or a template of one"]})
+        fields = isinstance(value, dict) and all(isinstance(v, str | int | float | bool) for v in value.values())
+        if kind == "email" and not fields:
             raise serializers.ValidationError({"value": ["an object of text templates"]})
-        if attrs["type"] == "raw" and not isinstance(value, str):
+        if kind in ("form", "multipart") and not (fields or templated(value)):
+            raise serializers.ValidationError({"value": ["an object of text templates, or one template of an object"]})
+        if kind == "raw" and not isinstance(value, str):
             raise serializers.ValidationError({"value": ["a text template"]})
-        if attrs["type"] != "raw" and attrs.get("content_type"):
+        if kind != "raw" and not templated(kind) and attrs.get("content_type"):
             raise serializers.ValidationError({"content_type": ["only for a raw body"]})
         return attrs
 
 
 class _NextSerializer(_Strict):
-    link = serializers.BooleanField(required=False, default=False)
-    cursor = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
-    param = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    more = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    """``link: true`` or a ``cursor`` path; each may be a template (off when it renders false / empty)."""
+
+    link = serializers.JSONField(required=False, default=False)  # type: ignore[arg-type]  # a bool or a template
+    cursor = _Template(required=False, max_length=500, default="")
+    param = _Template(required=False, max_length=500, default="")
+    more = _Template(required=False, max_length=500, default="")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["link"] == bool(attrs["cursor"]):
-            raise serializers.ValidationError(["either link: true or a cursor path"])
-        if attrs["cursor"] and not attrs["param"]:
-            raise serializers.ValidationError({"param": ["the query parameter that carries the cursor"]})
-        if attrs["link"] and (attrs["param"] or attrs["more"]):
-            raise serializers.ValidationError({"link": ["param and more go with a cursor"]})
-        for name in ("cursor", "more"):
-            if attrs[name] and not BODY_PATH.match(attrs[name]):
-                raise serializers.ValidationError({name: ["body or body.<path>"]})
+        if not isinstance(attrs["link"], bool) and not templated(attrs["link"]):
+            raise serializers.ValidationError({"link": ["true, false or a template"]})
+        if any(templated(value) for value in attrs.values()):
+            return attrs  # checked once rendered (run.paging)
+        problem = next_problem(attrs)
+        if problem:
+            raise serializers.ValidationError({problem[0]: [problem[1]]} if problem[0] else [problem[1]])
         return attrs
 
 
+def next_problem(following: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(field, message) of what is wrong with a (rendered) ``paginate.next``, or ``None``."""
+    if bool(following["link"]) == bool(following["cursor"]):
+        return "", "either link: true or a cursor path"
+    if following["cursor"] and not following["param"]:
+        return "param", "the query parameter that carries the cursor"
+    if following["link"] and (following["param"] or following["more"]):
+        return "link", "param and more go with a cursor"
+    for name in ("cursor", "more"):
+        if following[name] and not BODY_PATH.match(following[name]):
+            return name, "body or body.<path>"
+    return None
+
+
 class _PaginateSerializer(_Strict):
-    items = serializers.CharField(max_length=500)
+    items = _Template(allow_blank=False, max_length=500)
     next = _NextSerializer()
     max_pages = serializers.JSONField(required=False, default=DEFAULT_PAGES)  # type: ignore[arg-type]  # an int or a template
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not BODY_PATH.match(attrs["items"]):
+        if not templated(attrs["items"]) and not BODY_PATH.match(attrs["items"]):
             raise serializers.ValidationError({"items": ["body or body.<path> of each page's list"]})
         pages = attrs["max_pages"]
         if isinstance(pages, bool) or not isinstance(pages, int | str):
@@ -116,6 +139,20 @@ class _PaginateSerializer(_Strict):
         if isinstance(pages, int) and not 1 <= pages <= MAX_PAGES:
             raise serializers.ValidationError({"max_pages": [f"a number from 1 to {MAX_PAGES}"]})
         attrs["next"] = dict(attrs["next"])
+        return attrs
+
+
+class _AuthSerializer(_Strict):
+    """Where a credential goes: ``type`` one of AUTH_TYPES (or a template of one)."""
+
+    type = _Template(allow_blank=False, max_length=500)
+    credential = _Template(required=False, default="")
+    username = _Template(required=False, default="")  # basic: with credential as the password
+    name = _Template(required=False, max_length=500, default="")  # header: its name; query: the parameter's
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not templated(attrs["type"]) and attrs["type"] not in AUTH_TYPES:
+            raise serializers.ValidationError({"type": [f"one of {', '.join(AUTH_TYPES)}, or a template of one"]})
         return attrs
 
 
@@ -127,7 +164,7 @@ class _SignSerializer(_Strict):
 
 
 class _SpecSerializer(_Strict):
-    method = serializers.ChoiceField(choices=sorted(outbound.METHODS), default="GET")
+    method = _Template(allow_blank=False, max_length=500, default="GET")  # a method, or a template of one
     url = _Template(allow_blank=False, max_length=4000)
     query = serializers.DictField(child=_Template(), required=False, default=dict)
     headers = serializers.DictField(child=_Template(), required=False, default=dict)
@@ -141,6 +178,7 @@ class _SpecSerializer(_Strict):
     )
     paginate = _PaginateSerializer(required=False, allow_null=True, default=None)
     sign = _SignSerializer(required=False, allow_null=True, default=None)
+    auth = _AuthSerializer(required=False, allow_null=True, default=None)
 
 
 def _flatten(errors: Any, prefix: str = "") -> list[str]:
@@ -159,14 +197,26 @@ def _templates(spec: dict[str, Any]) -> Iterable[tuple[str, str]]:
     for section in ("query", "headers"):
         for key, value in spec[section].items():
             yield f"{section}.{key}", value
+    yield "method", spec["method"]
     if spec["sign"] is not None:
         yield "sign.secret", spec["sign"]["secret"]
-    if spec["paginate"] is not None and isinstance(spec["paginate"]["max_pages"], str):
-        yield "paginate.max_pages", spec["paginate"]["max_pages"]
+    if spec["auth"] is not None:
+        for key, value in spec["auth"].items():
+            yield f"auth.{key}", value
+    paginate = spec["paginate"]
+    if paginate is not None:
+        yield "paginate.items", paginate["items"]
+        if isinstance(paginate["max_pages"], str):
+            yield "paginate.max_pages", paginate["max_pages"]
+        for key, value in paginate["next"].items():
+            if isinstance(value, str):
+                yield f"paginate.next.{key}", value
     body = spec["body"]
     if body is None:
         return
-    if body["type"] == "raw":
+    yield "body.type", body["type"]
+    yield "body.content_type", body["content_type"]
+    if isinstance(body["value"], str):
         yield "body.value", body["value"]
         return
 
@@ -193,6 +243,9 @@ def _shape_problems(clean: dict[str, Any], declared_outputs: set[str] | None) ->
         if not name:
             problems.append("query: a parameter needs a name")
     url = clean["url"]
+    method = clean["method"]
+    if not templated(method) and method.upper() not in outbound.METHODS:
+        problems.append(f"method: one of {', '.join(sorted(outbound.METHODS))}, or a template of one")
     email = clean["body"] is not None and clean["body"]["type"] == "email"
     if email:
         from components.http_component.smtp import check_spec
@@ -220,8 +273,6 @@ def _shape_problems(clean: dict[str, Any], declared_outputs: set[str] | None) ->
         problems.append("error_statuses: needs error_message, the path of the message they map")
     if clean["sign"] is not None and not HEADER_NAME.match(clean["sign"]["header"]):
         problems.append("sign.header: not a valid header name")
-    if paginated and clean["method"] not in ("GET", "POST"):
-        problems.append("paginate: only GET or POST requests are paginated")
     if email and (paginated or clean["sign"] is not None):
         problems.append("body.type: an email is not paginated or signed")
     return problems
@@ -240,13 +291,13 @@ def validate_http_spec(
         raise ValidationError(["an object with method, url, query, headers, body, outputs, error_message"])
     if len(json.dumps(spec, default=str)) > MAX_SPEC_BYTES:
         raise ValidationError([f"the spec is larger than {MAX_SPEC_BYTES} bytes"])
-    if isinstance(spec.get("method"), str):
+    if isinstance(spec.get("method"), str) and not templated(spec["method"]):
         spec = {**spec, "method": spec["method"].upper()}
     serializer = _SpecSerializer(data=spec)
     if not serializer.is_valid():
         raise ValidationError(_flatten(serializer.errors))
     clean: dict[str, Any] = dict(serializer.validated_data)
-    for part in ("body", "paginate", "sign"):
+    for part in ("body", "paginate", "sign", "auth"):
         clean[part] = dict(clean[part]) if clean[part] is not None else None
     declared_inputs = {i["name"] for i in inputs} if inputs is not None else None
     declared_outputs = {o["name"] for o in outputs} if outputs is not None else None

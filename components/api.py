@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -28,6 +28,7 @@ from accounts.services import require_permission
 from components import connectors, credentials, errors, runs, services
 from components.errors import RunError
 from components.models import Component, ComponentVersion, Credential, Execution, Trigger
+from components.oauth2.serializers import OAuth2StatusSerializer, oauth2_status
 
 SYNC_TIMEOUT_SECONDS = 30.0
 
@@ -85,7 +86,6 @@ class ComponentSerializer(serializers.ModelSerializer[Component]):
     def get_latest_version(self, component: Component) -> int | None:
         return max((v.number for v in component.versions.all()), default=None)
 
-
     def to_representation(self, instance: Component) -> dict[str, Any]:
         return hide_code(instance, super().to_representation(instance))
 
@@ -98,14 +98,15 @@ def hide_code(component: Component, data: dict[str, Any]) -> dict[str, Any]:
         data.update(code=None, http=None)
     return data
 
+
 class VersionSerializer(serializers.ModelSerializer[ComponentVersion]):
     class Meta:
         model = ComponentVersion
         fields = ("number", "changelog", "kind", "inputs", "outputs", "code", "http", "builtin", "created_at")
 
-
     def to_representation(self, instance: ComponentVersion) -> dict[str, Any]:
         return hide_code(instance.component, super().to_representation(instance))
+
 
 class ExecutionSerializer(serializers.ModelSerializer[Execution]):
     version = serializers.IntegerField(source="version.number", allow_null=True, default=None)
@@ -394,6 +395,12 @@ class CredentialSerializer(serializers.Serializer[Any]):
     )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="secret, or oauth2 (connected on the credentials page)")
+    oauth2 = serializers.SerializerMethodField(help_text="An OAuth2 connection's provider and status; tokens never.")
+
+    @extend_schema_field(OAuth2StatusSerializer(allow_null=True))
+    def get_oauth2(self, credential: Credential) -> dict[str, Any] | None:
+        return oauth2_status(credential)
 
 
 class CredentialChangeSerializer(serializers.Serializer[Any]):
@@ -425,7 +432,8 @@ class CredentialViewSet(viewsets.ViewSet):
     @extend_schema(responses=CredentialSerializer(many=True), summary="The project's credentials (names only)")
     def list(self, request: Request, project_pk: int) -> Response:
         project = self._project(request, project_pk)
-        return Response(CredentialSerializer(project.credentials.order_by("name"), many=True).data)
+        credentials_ = project.credentials.select_related("oauth2").order_by("name")
+        return Response(CredentialSerializer(credentials_, many=True).data)
 
     @extend_schema(request=CredentialSerializer, responses={201: CredentialSerializer}, summary="Store a credential")
     def create(self, request: Request, project_pk: int) -> Response:

@@ -60,6 +60,8 @@ def response_bytes_for(project: Project) -> int:
 def run_code(invocation: Invocation, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
     from components.credentials import CredentialError, host_guard, mask, render_secrets, secret_names
+    from components.oauth2.runtime import UNAUTHORIZED, OAuth2Runtime
+    from components.oauth2.services import OAuth2Reconnect
     from components.sandbox import Code, HttpRequest, HttpResponse, Job, get_pool
     from synchronise.lib import outbound
 
@@ -72,31 +74,33 @@ def run_code(invocation: Invocation, code: str) -> Any:
     named: set[str] = set()  # filled at the first ctx.http call too
     too_large: set[str] = set()  # the ConnectionError messages that reported the response size limit
 
-    def serve_http(request: HttpRequest) -> HttpResponse:
-        if not response_bytes:
-            response_bytes.append(response_bytes_for(invocation.project))
-            specs = invocation.implementation.inputs
-            named.update(secret_names(code, [invocation.inputs.get(s["name"]) for s in specs if carries_secrets(s)]))
-        used: set[str] = set()
-        try:
-            url = render_secrets(request.url, secrets, used=used, named=named)
-            headers = render_secrets(request.headers, secrets, used=used, named=named)
-            params = render_secrets(request.params, secrets, used=used, named=named)
-            json = render_secrets(request.json, secrets, used=used, named=named)
-            data = render_secrets(request.data, secrets, used=used, named=named)
-        except CredentialError as error:
-            return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
+    # OAuth2 credentials: fresh before a request carries one, refreshed once after a 401.
+    oauth2 = OAuth2Runtime(secrets, project_id=invocation.project.pk) if getattr(secrets, "oauth2", None) else None
+    reconnect: set[str] = set()  # the ConnectionError messages of OAuth2 credentials to reconnect (490)
+
+    def render(request: HttpRequest, used: set[str]) -> dict[str, Any]:
+        return {
+            "url": render_secrets(request.url, secrets, used=used, named=named),
+            "headers": render_secrets(request.headers, secrets, used=used, named=named),
+            "params": render_secrets(request.params, secrets, used=used, named=named),
+            "json": render_secrets(request.json, secrets, used=used, named=named),
+            "data": render_secrets(request.data, secrets, used=used, named=named),
+        }
+
+    def failure(error: Exception) -> HttpResponse:
+        message = mask(str(error), secrets.values())
+        if isinstance(error, OAuth2Reconnect):
+            reconnect.add(f"ConnectionError: {message}")
+        return HttpResponse(status=0, headers={}, body=b"", error=message)
+
+    def send(request: HttpRequest, parts: dict[str, Any], used: set[str]) -> Any:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return HttpResponse(status=0, headers={}, body=b"", error="the run's wall-time limit was reached")
         try:
-            response = outbound.request(
+            return outbound.request(
                 request.method,
-                url,
-                headers=headers,
-                params=params,
-                json=json,
-                data=data,
+                **parts,
                 timeout=min(float(settings.OUTBOUND_TIMEOUT), remaining),
                 max_bytes=response_bytes[0],
                 # A credential with allowed hosts goes nowhere else, redirects included.
@@ -108,6 +112,29 @@ def run_code(invocation: Invocation, code: str) -> Any:
             return HttpResponse(status=0, headers={}, body=b"", error=message)
         except outbound.OutboundError as error:
             return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
+
+    def serve_http(request: HttpRequest) -> HttpResponse:
+        if not response_bytes:
+            response_bytes.append(response_bytes_for(invocation.project))
+            specs = invocation.implementation.inputs
+            named.update(secret_names(code, [invocation.inputs.get(s["name"]) for s in specs if carries_secrets(s)]))
+        used: set[str] = set()
+        try:
+            parts = render(request, used)
+            if oauth2 is not None and oauth2.prepare(used):
+                parts = render(request, set())
+        except CredentialError as error:
+            return failure(error)
+        response = send(request, parts, used)
+        if oauth2 is not None and getattr(response, "status", None) == UNAUTHORIZED and oauth2.carried(used):
+            try:
+                again = oauth2.after_unauthorized(used)
+            except CredentialError as error:
+                return failure(error)
+            if again:
+                response = send(request, render(request, set()), used)
+        if isinstance(response, HttpResponse):
+            return response
         # A server that echoes the request would hand a substituted secret back to the code.
         body = mask(response.content.decode("utf-8", "replace"), secrets.values()).encode()
         return HttpResponse(status=response.status, headers=mask(dict(response.headers), secrets.values()), body=body)
@@ -131,7 +158,11 @@ def run_code(invocation: Invocation, code: str) -> Any:
     )
     if not outcome.ok:
         error = outcome.error or {"code": errors.EXECUTION_FAILED, "message": "the sandbox failed"}
-        if error.get("code") == Code.EXCEPTION and error.get("message") in too_large:
+        if error.get("code") == Code.EXCEPTION and error.get("message") in reconnect:
+            # Left uncaught, a revoked OAuth2 credential fails the run with its own code: reconnect it.
+            message = error["message"].removeprefix("ConnectionError: ")
+            error = {**error, "code": errors.OAUTH2_RECONNECT, "message": message, "reason": "oauth2_reconnect"}
+        elif error.get("code") == Code.EXCEPTION and error.get("message") in too_large:
             # Left uncaught, the cut-off answer is the plan's limit at work, not a bug in the code.
             message = error["message"].removeprefix("ConnectionError: ")
             error = {**error, "code": RESPONSE_SIZE, "message": message, "limit": response_bytes[0]}

@@ -183,18 +183,44 @@ def key_ring() -> KeyRing:
 # --- Encryption ------------------------------------------------------------------------------
 
 
-def _associated_data(credential: Credential) -> bytes:
+def _associated_data(credential: Credential, field: str = "") -> bytes:
     if credential.pk is None:
         raise ValueError("a credential is encrypted for its row: save it first")
-    return f"{Credential._meta.db_table}:{credential.pk}:{credential.project_id}:{credential.name}".encode()
+    # The value itself is bound to the row as it always was; any other field of the row (an OAuth2
+    # refresh token) names itself too, so one field's ciphertext cannot stand in for another's.
+    suffix = f":{field}" if field else ""
+    return f"{Credential._meta.db_table}:{credential.pk}:{credential.project_id}:{credential.name}{suffix}".encode()
 
 
-def encrypt(credential: Credential, value: str, *, ring: KeyRing | None = None) -> str:
-    """The stored form of ``value`` for this (saved) row, with the current key."""
+def seal(value: str, associated_data: bytes, *, ring: KeyRing | None = None) -> str:
+    """``value`` encrypted with the current key, bound to ``associated_data`` (names row and field)."""
     ring = ring or key_ring()
     nonce = os.urandom(NONCE_BYTES)
-    sealed = ring.keys[ring.current].encrypt(nonce, value.encode(), _associated_data(credential))
+    sealed = ring.keys[ring.current].encrypt(nonce, value.encode(), associated_data)
     return f"{FORMAT}:{ring.current}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+
+
+def unseal(stored: str, associated_data: bytes, *, name: str, ring: KeyRing | None = None) -> str:
+    """The plaintext of a :func:`seal` result; raises ``UndecryptableCredential`` naming ``name``."""
+    ring = ring or key_ring()
+    parts = stored.split(":", 2)
+    if len(parts) != 3 or parts[0] != FORMAT:
+        raise UndecryptableCredential(name, "not a stored credential")
+    key = ring.keys.get(parts[1])
+    if key is None:
+        raise UndecryptableCredential(name, f"key {parts[1]!r} is not in CREDENTIALS_KEYS")
+    try:
+        blob = base64.urlsafe_b64decode(parts[2])
+        plain = key.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated_data)
+    except (InvalidTag, binascii.Error, ValueError):
+        raise UndecryptableCredential(name, "it does not belong to this row or was altered") from None
+    return plain.decode()
+
+
+def encrypt(credential: Credential, value: str, *, ring: KeyRing | None = None, field: str = "") -> str:
+    """The stored form of ``value`` for this (saved) row, with the current key; ``field`` names a
+    field other than the value (``refresh_token``)."""
+    return seal(value, _associated_data(credential, field), ring=ring)
 
 
 def key_id_of(stored: str) -> str:
@@ -203,21 +229,11 @@ def key_id_of(stored: str) -> str:
     return parts[1] if len(parts) == 3 and parts[0] == FORMAT else ""
 
 
-def decrypt(credential: Credential, *, ring: KeyRing | None = None) -> str:
-    """The plaintext of this row; raises ``UndecryptableCredential`` (unknown key, moved or altered value)."""
-    ring = ring or key_ring()
-    parts = credential.ciphertext.split(":", 2)
-    if len(parts) != 3 or parts[0] != FORMAT:
-        raise UndecryptableCredential(credential.name, "not a stored credential")
-    key = ring.keys.get(parts[1])
-    if key is None:
-        raise UndecryptableCredential(credential.name, f"key {parts[1]!r} is not in CREDENTIALS_KEYS")
-    try:
-        blob = base64.urlsafe_b64decode(parts[2])
-        plain = key.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _associated_data(credential))
-    except (InvalidTag, binascii.Error, ValueError):
-        raise UndecryptableCredential(credential.name, "it does not belong to this row or was altered") from None
-    return plain.decode()
+def decrypt(credential: Credential, *, ring: KeyRing | None = None, field: str = "", stored: str | None = None) -> str:
+    """The plaintext of this row's value (or of ``stored``, sealed for ``field``); raises
+    ``UndecryptableCredential`` (unknown key, moved or altered value)."""
+    stored = credential.ciphertext if stored is None else stored
+    return unseal(stored, _associated_data(credential, field), name=credential.name, ring=ring)
 
 
 # --- Services --------------------------------------------------------------------------------
@@ -267,6 +283,9 @@ def credential_set(
         credential, _created = rows.get_or_create(
             project=project, name=name, defaults={"ciphertext": "", "created_by": actor}
         )
+    if value is not None and credential.kind == "oauth2":
+        # Its value is the access token the provider gave; only connecting again replaces it.
+        raise ValidationError({"value": [f"{name} is an OAuth2 connection: reconnect it to change its tokens"]})
     fields = ["updated_at"]
     if value is not None:
         credential.ciphertext = encrypt(credential, value)
@@ -288,15 +307,21 @@ def credential_delete(*, project: Project, actor: User, name: str) -> None:
 
 
 class Secrets(dict[str, str]):
-    """Plaintext values by name, and the allowed hosts of those that have a list (``allowed_hosts``)."""
+    """Plaintext values by name, the allowed hosts of those that have a list (``allowed_hosts``) and
+    the names that are OAuth2 connections (``oauth2``: their value is the current access token)."""
 
     def __init__(
-        self, values: Mapping[str, str] | None = None, *, allowed_hosts: Mapping[str, Iterable[str]] | None = None
+        self,
+        values: Mapping[str, str] | None = None,
+        *,
+        allowed_hosts: Mapping[str, Iterable[str]] | None = None,
+        oauth2: Iterable[str] = (),
     ) -> None:
         super().__init__(values or {})
         self.allowed_hosts: dict[str, tuple[str, ...]] = {
             name: tuple(hosts) for name, hosts in (allowed_hosts or {}).items() if hosts
         }
+        self.oauth2: frozenset[str] = frozenset(oauth2)
 
 
 def credential_values(*, project: Project) -> Secrets:
@@ -313,6 +338,7 @@ def credential_values(*, project: Project) -> Secrets:
     return Secrets(
         {credential.name: decrypt(credential, ring=ring) for credential in credentials},
         allowed_hosts={credential.name: credential.allowed_hosts for credential in credentials},
+        oauth2=[credential.name for credential in credentials if credential.kind == "oauth2"],
     )
 
 
@@ -425,7 +451,10 @@ def credentials_rotate(*, everything: bool = False) -> Rotation:
             ciphertext = encrypt(credential, decrypt(credential, ring=ring), ring=ring)
             Credential.objects.filter(pk=pk).update(ciphertext=ciphertext)
             rotated += 1
-    return Rotation(rotated=rotated, already_current=current)
+    from components.oauth2.secrets import oauth2_secrets_rotate  # refresh tokens and provider app secrets
+
+    more = oauth2_secrets_rotate(ring=ring, everything=everything)
+    return Rotation(rotated=rotated + more.rotated, already_current=current + more.already_current)
 
 
 # --- Masking and substitution ----------------------------------------------------------------

@@ -9,6 +9,7 @@
 | 106 / 107 | output of the wrong type / missing output | 502 |
 | 108 | quota exceeded | 429 |
 | 109 to 124 | limits and sandbox errors (see docs/sandbox.md) | 422 or 504 |
+| 490 | an OAuth2 credential the run needs was revoked or expired: reconnect it (docs/oauth2.md) | 422 |
 | ≥ 200 | raised by the component's own code (``ComponentError``) | 422 |
 """
 
@@ -26,6 +27,7 @@ MISSING_OUTPUT = 107
 QUOTA_EXCEEDED = 108
 WALL_TIME = 109
 EXECUTION_FAILED = 124  # the run could not complete for a reason of ours (worker lost, …)
+OAUTH2_RECONNECT = 490  # an OAuth2 credential was revoked or expired without a refresh token
 
 _HTTP_STATUS = {
     INCORRECT_INPUT: 400,

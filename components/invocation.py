@@ -77,16 +77,30 @@ def _run(invocation: Invocation) -> Any:
     if implementation.kind == Kind.HTTP:
         from components.code_runner import response_bytes_for
         from components.http_component import run_http_component
+        from components.oauth2.runtime import send_http
 
         timeout = http_timeout(invocation.wall_seconds)
-        result = run_http_component(
-            implementation.http,
-            invocation.inputs,
+        secret_inputs = [spec["name"] for spec in implementation.inputs if carries_secrets(spec)]
+
+        def send() -> Any:
+            return run_http_component(
+                implementation.http,
+                invocation.inputs,
+                invocation.credentials(),
+                idempotency_key=invocation.idempotency_key,
+                timeout=timeout,
+                max_bytes=response_bytes_for(invocation.project),
+                secret_inputs=secret_inputs,
+            )
+
+        # OAuth2 credentials it carries: refreshed when due, and once more after a 401.
+        result = send_http(
             invocation.credentials(),
-            idempotency_key=invocation.idempotency_key,
-            timeout=timeout,
-            max_bytes=response_bytes_for(invocation.project),
-            secret_inputs=[spec["name"] for spec in implementation.inputs if carries_secrets(spec)],
+            project_id=invocation.project.pk,
+            spec=implementation.http,
+            secret_values=[invocation.inputs.get(name) for name in secret_inputs],
+            send=send,
+            logs=invocation.logs,
         )
         invocation.logs.extend(result.request_log)
         if result.error:

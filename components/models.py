@@ -92,6 +92,12 @@ class Credential(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="credentials")
     name = models.CharField(max_length=64, validators=[credential_name])
     ciphertext = models.TextField(help_text="key id, nonce and AES-GCM ciphertext; see components/credentials.py")
+    kind = models.CharField(
+        max_length=8,
+        choices=[("secret", "Secret"), ("oauth2", "OAuth2 connection")],
+        default="secret",
+        help_text="oauth2: the value is the access token of a connection (components/oauth2/).",
+    )
     allowed_hosts = models.JSONField(
         default=list,
         blank=True,
@@ -161,9 +167,12 @@ class Execution(models.Model):
         return self.status in FINISHED
 
 
-# The marketplace's listings, submissions, forks and collections live in components/marketplace/;
-# importing them here makes them models of this app.
+# The marketplace's listings, submissions, forks and collections (components/marketplace/), then
+# OAuth2 connections and provider apps: each lives in its own module; importing them here makes
+# them models of this app.
 from components.marketplace.models import Collection as Collection  # noqa: E402
 from components.marketplace.models import Fork as Fork  # noqa: E402
 from components.marketplace.models import Listing as Listing  # noqa: E402
 from components.marketplace.models import Submission as Submission  # noqa: E402
+from components.oauth2.models import OAuth2App as OAuth2App  # noqa: E402
+from components.oauth2.models import OAuth2Connection as OAuth2Connection  # noqa: E402

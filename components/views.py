@@ -241,9 +241,12 @@ def project_credentials(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, f"Credential {form.cleaned_data['name']} saved.")
                 return redirect("project_credentials", project.pk)
+    from components.oauth2.views import ConnectForm
+
     context = {
         **tab_context(project, membership, "credentials"),
         "form": form,
-        "credentials": project.credentials.order_by("name"),
+        "credentials": project.credentials.select_related("oauth2").order_by("name"),
+        "connect_form": ConnectForm() if membership.allows(Permission.EDIT) else None,
     }
     return render(request, "components/project_credentials.html", context)

@@ -234,3 +234,6 @@ class RealtimeSubscriptionAdmin(admin.ModelAdmin[RealtimeSubscription]):
 
 # The marketplace's validation queue and curated collections.
 from superadmin import marketplace as marketplace  # noqa: E402
+
+# OAuth2 provider apps (client ids and secrets for OAuth2 credentials).
+from superadmin import oauth2_admin as oauth2_admin  # noqa: E402

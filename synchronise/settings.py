@@ -401,6 +401,31 @@ CONNECTOR_BASE_URLS: dict[str, str] = {}
 # in DATA_DIR/credentials.key (fine for one machine; set this in production).
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEYS")
 
+
+def _oauth2_clients() -> dict[str, tuple[str, str]]:
+    """``OAUTH_<PROVIDER>_CLIENT_ID`` / ``_CLIENT_SECRET`` pairs by provider slug (``OAUTH_GITHUB_…`` →
+    ``github``), for OAuth2 credentials (docs/oauth2.md); they win over an OAuth2 app in superadmin."""
+    import os
+    import re
+
+    clients: dict[str, tuple[str, str]] = {}
+    for variable in sorted(os.environ):
+        match = re.fullmatch(r"OAUTH_([A-Z0-9_]+)_CLIENT_ID", variable)
+        if not match or not env_str(variable):
+            continue
+        secret = env_str(f"OAUTH_{match.group(1)}_CLIENT_SECRET")
+        if not secret:
+            raise ImproperlyConfigured(f"{variable} is set: set OAUTH_{match.group(1)}_CLIENT_SECRET too")
+        clients[match.group(1).lower()] = (env_str(variable), secret)
+    return clients
+
+
+OAUTH2_CLIENTS = _oauth2_clients()
+OAUTH_MICROSOFT_TENANT = env_str("OAUTH_MICROSOFT_TENANT", "common")
+# Tests only, never from the environment: a built-in provider's endpoints
+# ({"github": {"authorize_url": …, "token_url": …}}) → a loopback stand-in.
+OAUTH2_PROVIDER_ENDPOINTS: dict[str, dict[str, str]] = {}
+
 # --- Sandbox ---------------------------------------------------------------------------------------
 # Code components run in a warm pool of confined interpreters, one per worker process
 # (components/sandbox, docs/sandbox.md). Limits are the defaults of a run; a plan may pass lower ones.

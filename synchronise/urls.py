@@ -30,5 +30,6 @@ urlpatterns = [
     path("sitemap.xml", sitemap_view, name="sitemap"),
     path("workflows/", include("workflows.page_urls")),
     path("projects/<int:pk>/credentials/", project_credentials, name="project_credentials"),
+    path("", include("components.oauth2.urls")),  # Connect/Disconnect OAuth2 credentials, /oauth2/callback/
     path("", include("accounts.urls")),
 ]

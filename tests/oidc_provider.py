@@ -6,8 +6,17 @@ client authentication (``client_secret_post`` or ``client_secret_basic``), an RS
 ID token whose key is published at ``/jwks``, and ``/userinfo``. ``/authorize`` approves at
 once, as the configured ``identity``, so no login form stands between the test and the callback.
 
-Every request is recorded in ``requests`` (method, path), and every token exchange in
-``token_requests`` (the form it posted), so tests can check what the client really did.
+It is also a plain OAuth2 server for OAuth2 credentials: ``openid`` is optional (no ID token
+without it), every code exchange hands out a refresh token (``issue_refresh_tokens``) good for the
+``refresh_token`` grant (rotated on use with ``rotate_refresh_tokens``; a spent or revoked one is
+``invalid_grant``), access tokens expire after ``token_lifetime`` seconds, ``revoke_refresh_tokens``
+and ``expire_access_tokens`` let a test pull the rug, and ``/resource`` is a protected API answering
+401 to a missing, unknown or expired bearer token. A JSON token request (Notion's shape) is taken too.
+
+Every request is recorded in ``requests`` (method, path), every token request in ``token_requests``
+(the form it posted; ``authorization`` holds its Authorization header, if any), and every call of
+``/resource`` in ``resource_requests`` (the bearer token and the answer), so tests can check what
+the client really did.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -57,10 +66,17 @@ class OIDCProvider:
         default_factory=lambda: {"sub": "1001", "email": "olivia@example.com", "email_verified": True}
     )
     url: str = ""
+    token_lifetime: int = TOKEN_LIFETIME_SECONDS
+    issue_refresh_tokens: bool = True
+    rotate_refresh_tokens: bool = True
+    token_delay: float = 0.0  # seconds the token endpoint takes (concurrency tests)
     requests: list[tuple[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    resource_requests: list[tuple[str, int]] = field(default_factory=list)
     _grants: dict[str, Grant] = field(default_factory=dict)
     _access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _expiry: dict[str, float] = field(default_factory=dict)  # access token → time.monotonic() deadline
+    _refresh_tokens: dict[str, Grant] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -110,9 +126,9 @@ class OIDCProvider:
         if query.get("client_id") != self.client_id:
             return HTTPStatus.BAD_REQUEST, {}, {"error": "unauthorized_client"}
         redirect_uri = query.get("redirect_uri", "")
-        if not redirect_uri.startswith(("http://127.0.0.1:", "http://localhost:")):
+        if not redirect_uri.startswith(("http://127.0.0.1:", "http://localhost:", "http://testserver/")):
             return HTTPStatus.BAD_REQUEST, {}, {"error": "invalid_request", "error_description": "redirect_uri"}
-        if query.get("response_type") != "code" or "openid" not in query.get("scope", "").split():
+        if query.get("response_type") != "code":
             return self._redirect_error(redirect_uri, query, "invalid_request")
         method = query.get("code_challenge_method")
         if query.get("code_challenge") and method != "S256":
@@ -122,7 +138,7 @@ class OIDCProvider:
             self._grants[code] = Grant(
                 client_id=self.client_id,
                 redirect_uri=redirect_uri,
-                scope=query["scope"],
+                scope=query.get("scope", ""),
                 identity=dict(self.identity),
                 code_challenge=query.get("code_challenge"),
                 code_challenge_method=method,
@@ -135,12 +151,17 @@ class OIDCProvider:
         return HTTPStatus.FOUND, {"Location": f"{redirect_uri}?{urlencode(params)}"}, None
 
     def token(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, str], Any]:
-        self.token_requests.append(dict(form))
+        self.token_requests.append({**form, **({"authorization": authorization} if authorization else {})})
+        if self.token_delay:
+            time.sleep(self.token_delay)
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         if authorization.startswith("Basic "):
             client_id, _, client_secret = base64.b64decode(authorization[6:]).decode().partition(":")
+            client_id, client_secret = unquote_plus(client_id), unquote_plus(client_secret)
         if client_id != self.client_id or not secrets.compare_digest(client_secret or "", self.client_secret):
             return HTTPStatus.UNAUTHORIZED, {}, {"error": "invalid_client"}
+        if form.get("grant_type") == "refresh_token":
+            return self._refresh(form)
         if form.get("grant_type") != "authorization_code":
             return HTTPStatus.BAD_REQUEST, {}, {"error": "unsupported_grant_type"}
         with self._lock:
@@ -154,21 +175,73 @@ class OIDCProvider:
             digest = hashlib.sha256(verifier.encode("ascii")).digest()
             if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant.code_challenge:
                 return HTTPStatus.BAD_REQUEST, {}, {"error": "invalid_grant", "error_description": "code_verifier"}
+        return HTTPStatus.OK, {"Cache-Control": "no-store"}, self._tokens(grant, new_refresh_token=True)
+
+    def _tokens(self, grant: Grant, *, new_refresh_token: bool) -> dict[str, Any]:
         access_token = secrets.token_urlsafe(24)
         with self._lock:
             self._access_tokens[access_token] = grant.identity
-        body = {
+            self._expiry[access_token] = time.monotonic() + self.token_lifetime
+        body: dict[str, Any] = {
             "access_token": access_token,
             "token_type": "Bearer",
-            "expires_in": TOKEN_LIFETIME_SECONDS,
+            "expires_in": self.token_lifetime,
             "scope": grant.scope,
-            "id_token": self.id_token(grant),
         }
+        if "openid" in grant.scope.split():
+            body["id_token"] = self.id_token(grant)
+        if self.issue_refresh_tokens and new_refresh_token:
+            refresh_token = secrets.token_urlsafe(32)
+            with self._lock:
+                self._refresh_tokens[refresh_token] = grant
+            body["refresh_token"] = refresh_token
+        return body
+
+    def _refresh(self, form: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        token = form.get("refresh_token", "")
+        with self._lock:  # a rotated refresh token is good once
+            grant = (
+                self._refresh_tokens.pop(token, None) if self.rotate_refresh_tokens else self._refresh_tokens.get(token)
+            )
+        if grant is None:
+            return HTTPStatus.BAD_REQUEST, {}, {"error": "invalid_grant", "error_description": "refresh token"}
+        body = self._tokens(grant, new_refresh_token=self.rotate_refresh_tokens)
         return HTTPStatus.OK, {"Cache-Control": "no-store"}, body
 
-    def userinfo(self, authorization: str) -> tuple[int, dict[str, str], Any]:
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token handed out so far is refused from now on (``invalid_grant``)."""
+        with self._lock:
+            self._refresh_tokens.clear()
+
+    def expire_access_tokens(self) -> None:
+        """Every access token handed out so far is refused from now on (401), as after an early expiry."""
+        with self._lock:
+            for token in self._expiry:
+                self._expiry[token] = 0.0
+
+    def refresh_grants(self) -> list[dict[str, str]]:
+        """The ``refresh_token`` grant requests received so far."""
+        return [form for form in self.token_requests if form.get("grant_type") == "refresh_token"]
+
+    def _valid(self, authorization: str) -> dict[str, Any] | None:
         token = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else ""
-        identity = self._access_tokens.get(token)
+        with self._lock:
+            if self._expiry.get(token, 0.0) <= time.monotonic():
+                return None
+            return self._access_tokens.get(token)
+
+    def resource(self, authorization: str) -> tuple[int, dict[str, str], Any]:
+        """A protected API: who the bearer token belongs to, or 401."""
+        identity = self._valid(authorization)
+        token = authorization.removeprefix("Bearer ")
+        if identity is None:
+            self.resource_requests.append((token, HTTPStatus.UNAUTHORIZED))
+            return HTTPStatus.UNAUTHORIZED, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, {"error": "invalid"}
+        self.resource_requests.append((token, HTTPStatus.OK))
+        return HTTPStatus.OK, {}, {"sub": identity.get("sub"), "email": identity.get("email")}
+
+    def userinfo(self, authorization: str) -> tuple[int, dict[str, str], Any]:
+        identity = self._valid(authorization)
         if identity is None:
             return HTTPStatus.UNAUTHORIZED, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, {}
         return HTTPStatus.OK, {}, identity
@@ -194,6 +267,8 @@ def _handler(provider: OIDCProvider) -> type[BaseHTTPRequestHandler]:
                 self._send(*provider.authorize(query))
             elif url.path == "/userinfo":
                 self._send(*provider.userinfo(auth))
+            elif url.path == "/resource":
+                self._send(*provider.resource(auth))
             else:
                 self._send(HTTPStatus.NOT_FOUND, {}, {"error": "not_found"})
 
@@ -201,11 +276,17 @@ def _handler(provider: OIDCProvider) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             provider.requests.append(("POST", url.path))
             length = int(self.headers.get("Content-Length") or 0)
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            raw = self.rfile.read(length).decode()
+            if self.headers.get("Content-Type", "").startswith("application/json"):
+                form = {k: str(v) for k, v in json.loads(raw or "{}").items()}
+            else:
+                form = {k: v[0] for k, v in parse_qs(raw).items()}
             if url.path == "/token":
                 self._send(*provider.token(form, self.headers.get("Authorization", "")))
             elif url.path == "/userinfo":
                 self._send(*provider.userinfo(self.headers.get("Authorization", "")))
+            elif url.path == "/resource":
+                self._send(*provider.resource(self.headers.get("Authorization", "")))
             else:
                 self._send(HTTPStatus.NOT_FOUND, {}, {"error": "not_found"})
 

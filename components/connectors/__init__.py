@@ -41,6 +41,8 @@ MODULES: tuple[str, ...] = (
     "google_calendar",
     "openai",
     "anthropic",
+    "jira",
+    "twilio",
 )
 
 

@@ -67,6 +67,8 @@ CONNECTORS = (
             # GraphQL answers 200 with {"errors": […]} when the operation failed.
             "fail_when": "body.errors",
             "error_message": "body.errors.0.message",
+            # When these come in a 200 answer, they are what their words say.
+            "error_statuses": {"Authentication required, not authenticated": 401, "Rate limit exceeded": 429},
         },
     ),
 )

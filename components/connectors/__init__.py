@@ -25,6 +25,7 @@ from typing import Any
 # One module per provider (or generic connector), each defining CONNECTORS.
 MODULES: tuple[str, ...] = (
     "generic_http",
+    "rss",
     "slack",
     "discord",
     "github",

@@ -20,11 +20,9 @@ PUBLIC_LISTS = [
     ("listMarketplace", {}),
     ("loadMarketplaceComponent", {"id": {"filter": "id"}}),
 ]
-register_default_wiring(services.ROOM_SUBMIT, [("listMarketplaceSubmissions", {})])
-register_default_wiring(
-    services.ROOM_REVIEW,
-    [*PUBLIC_LISTS, ("listMarketplaceSubmissions", {}), ("loadComponent", {"id": {"filter": "component_id"}})],
-)
+register_default_wiring(services.ROOM_QUEUE, [("listMarketplaceSubmissions", {})])
+register_default_wiring(services.ROOM_REVIEW, PUBLIC_LISTS)
+register_default_wiring(services.ROOM_STATE, [("loadComponent", {"id": {"filter": "component_id"}})])
 register_default_wiring(services.ROOM_FORK, PUBLIC_LISTS)
 register_default_wiring(services.ROOM_COLLECTION, [("listMarketplace", {})])
 

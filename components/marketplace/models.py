@@ -172,6 +172,6 @@ def code_hidden(component: Component) -> bool:
     """Whether the component is a closed-source fork: its code and request spec are never shown to
     anyone, its own project included (they still run)."""
     try:
-        return bool(component.fork.closed_source)  # type: ignore[attr-defined]
+        return bool(component.fork.closed_source)
     except Fork.DoesNotExist:
         return False

@@ -31,7 +31,7 @@ def public_listings(
     if publisher is not None:
         found = found.filter(project_id=publisher)
     if order == POPULAR:
-        return found.order_by("-usage", "-approved_at", "-id")
+        return found.order_by("-usage", "-approved_at", "-id")  # type: ignore[misc]  # annotated in with_usage
     return found.order_by("-approved_at", "-id")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Permission, Project, User
@@ -24,8 +25,9 @@ MAX_TAGS = 10
 MAX_REASON = 2000
 # Rooms published by these services; components/marketplace/cloud.py wires them to the functions
 # whose callers must refresh.
-ROOM_SUBMIT = "submitMarketplaceListing"
-ROOM_REVIEW = "reviewMarketplaceListing"
+ROOM_QUEUE = "updateMarketplaceQueue"  # the validation queue: told to validators only
+ROOM_REVIEW = "reviewMarketplaceListing"  # the public lists and pages
+ROOM_STATE = "updateMarketplaceState"  # the author's component: told to its project's members
 ROOM_FORK = "forkMarketplaceComponent"
 ROOM_COLLECTION = "updateMarketplaceCollection"
 
@@ -45,14 +47,28 @@ def require_validator(user: Any) -> None:
         raise PermissionDenied("this needs the marketplace_validation role")
 
 
-def _announce(room: str, listing: Listing) -> None:
-    """Public lists refresh for everyone (``recipients`` None: the data is public or a queue only
-    validators may read); the author's project pages through the component's own id."""
-    publish_change(
-        room,
-        filters={"id": listing.pk, "component_id": listing.component_id, "project_id": listing.project_id},
-        recipients=None,
+def validator_ids() -> list[int]:
+    """Who may read the validation queue: the role's holders and superusers, active."""
+    return list(
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(groups__permissions__codename="validate_marketplace")
+            | Q(user_permissions__codename="validate_marketplace")
+        )
+        .values_list("pk", flat=True)
+        .distinct()
     )
+
+
+def _announce(listing: Listing, *, public: str | None = None) -> None:
+    """After commit: the queue to validators, the author's component to its members, and the public
+    lists (``public`` room, ``recipients`` None: anyone may read them) when they changed."""
+    filters = {"id": listing.pk, "component_id": listing.component_id, "project_id": listing.project_id}
+    publish_change(ROOM_QUEUE, filters=filters, recipients=validator_ids())
+    publish_change(ROOM_STATE, filters=filters, recipients=member_ids(listing.project))
+    if public:
+        publish_change(public, filters=filters, recipients=None)
 
 
 def _clean_listing_text(*, description: str, tags: Any, icon: str) -> dict[str, Any]:
@@ -116,7 +132,7 @@ def listing_submit(
     )
     listing.state = ListingState.SUBMITTED
     listing.save(update_fields=["state", "updated_at"])
-    _announce(ROOM_SUBMIT, listing)
+    _announce(listing)
     return submission
 
 
@@ -152,7 +168,7 @@ def listing_approve(*, submission: Submission, actor: User) -> Listing:
         # Once closed, always closed for the copies already made: they keep their flag either way,
         # and a listing that becomes closed hides the code of its existing forks too.
         Fork.objects.filter(listing=listing).update(closed_source=True)
-    _announce(ROOM_REVIEW, listing)
+    _announce(listing, public=ROOM_REVIEW)
     return listing
 
 
@@ -175,7 +191,7 @@ def listing_reject(*, submission: Submission, actor: User, reason: str) -> Listi
     listing = Listing.objects.select_for_update().get(pk=submission.listing_id)
     listing.state = ListingState.REJECTED
     listing.save(update_fields=["state", "updated_at"])
-    _announce(ROOM_REVIEW, listing)
+    _announce(listing, public=ROOM_REVIEW)
     return listing
 
 
@@ -226,7 +242,7 @@ def component_fork(*, listing: Listing, project: Project, actor: User) -> tuple[
     component_services.component_publish(
         component=component, actor=actor, changelog=f"Forked from the marketplace (v{version.number})"
     )
-    _announce(ROOM_FORK, listing)
+    publish_change(ROOM_FORK, filters={"id": listing.pk}, recipients=None)
     return component, True
 
 
@@ -257,7 +273,7 @@ def fork_update(*, component: Component, actor: User) -> Component:
         component=component, actor=actor, changelog=f"Updated from the marketplace (v{version.number})"
     )
     publish_change(
-        ROOM_FORK,
+        ROOM_STATE,
         filters={"id": listing.pk, "component_id": component.pk, "project_id": component.project_id},
         recipients=member_ids(component.project),
     )

@@ -79,23 +79,28 @@ def marketplace_entries(workflow: Workflow) -> list[dict[str, Any]]:
     ``listing`` set: the editor forks one into the project when it is added)."""
     forked = Fork.objects.filter(project_id=workflow.project_id).values("listing_id")
     listings = Listing.objects.public().exclude(pk__in=forked).exclude(project_id=workflow.project_id)
-    return [
-        {
-            "id": None,
-            "listing": listing.pk,
-            "name": listing.name,
-            "description": listing.description,
-            "tags": list(listing.tags),
-            "publisher": listing.project.name,
-            "kind": listing.approved_version.kind,
-            "versions": [],
-            "latest": None,
-            "inputs": listing.approved_version.inputs,
-            "outputs": listing.approved_version.outputs,
-            "connector": "",
-        }
-        for listing in listings.order_by("-approved_at", "-id")[:MARKETPLACE_ENTRIES]
-    ]
+    entries = []
+    for listing in listings.order_by("-approved_at", "-id")[:MARKETPLACE_ENTRIES]:
+        version = listing.approved_version
+        if version is None:  # public() says otherwise; the type does not know
+            continue
+        entries.append(
+            {
+                "id": None,
+                "listing": listing.pk,
+                "name": listing.name,
+                "description": listing.description,
+                "tags": list(listing.tags),
+                "publisher": listing.project.name,
+                "kind": version.kind,
+                "versions": [],
+                "latest": None,
+                "inputs": version.inputs,
+                "outputs": version.outputs,
+                "connector": "",
+            }
+        )
+    return entries
 
 
 def _label(name: str, spec: dict[str, Any]) -> str:

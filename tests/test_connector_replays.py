@@ -76,8 +76,9 @@ def run_case(name: str, case: dict[str, Any], *, project: Any, actor: Any, setti
     assert connector is not None
     mail = _smtp(case) if "messages" in case else nullcontext()
     with connector_replay.serve(case.get("exchanges", [])) as replay, mail as smtp:
-        allow = [replay.destination] + ([smtp.destination] if smtp is not None else [])
-        settings.OUTBOUND_ALLOW = allow
+        settings.OUTBOUND_ALLOW = [replay.destination] + ([smtp.destination] if smtp is not None else [])
+        if smtp is not None:
+            settings.OUTBOUND_CA_BUNDLE = smtp.ca_file  # the test CA that signed the SMTP server's certificate
         if connector.base_url:
             settings.CONNECTOR_BASE_URLS = {connector.base_url: replay.base_url}
         component, _ = services.connector_install(project=project, actor=actor, name=name)

@@ -109,6 +109,8 @@ def messages(spec: Any, **options: Any) -> list[str]:
         ),
         ({"url": "https://x.test", "sign": {"header": "X-Sig"}}, "sign.secret: "),
         ({"url": "https://x.test", "auth": {"type": "digest"}}, "auth.type: one of none, bearer, basic"),
+        ({"url": "https://x.test", "headers": "X-A: 1"}, "headers: an object of templates, or one template"),
+        ({"url": "https://x.test", "query": ["a"]}, "query: an object of templates, or one template"),
         ({"url": "https://x.test", "auth": {"type": "{{ inputs.a "}}, "auth.type: "),
         ({"url": "https://x.test", "body": {"type": "{{ nope }}"}}, "body.type: unknown name nope"),
         ({"url": "https://x.test", "sign": {"header": "X Sig", "secret": "k"}}, "sign.header: not a valid header"),
@@ -627,7 +629,7 @@ def test_an_email_is_sent_over_verified_tls_with_a_credential(settings, tls, sch
                 "from": "ops@example.com",
                 "to": ["bob@example.com", "carol@example.com"],
                 "login": "ops",
-                "headers": {"Subject": "Hi", "To": "bob@example.com, carol@example.com"},
+                "headers": {"Subject": "Hi", "To": "bob@example.com, Carol <carol@example.com>"},
                 "text": "Hello Bob",
                 "html": "<p>Hello Bob</p>",
             }

@@ -26,6 +26,7 @@ from typing import Any
 MODULES: tuple[str, ...] = (
     "generic_http",
     "rss",
+    "smtp",
     "slack",
     "discord",
     "github",

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, getaddresses, make_msgid
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,10 +76,11 @@ class Email:
     password: str = field(default="", repr=False)
 
 
-def _addresses(value: Any, name: str) -> list[str]:
+def _addresses(value: Any, name: str) -> list[tuple[str, str]]:
+    """(display name, address) of each address in a comma-separated text or a list of them."""
     items = value if isinstance(value, list) else [value]
-    found: list[str] = []
-    for _display, address in getaddresses([as_text(item) for item in items if item not in (None, "")]):
+    found: list[tuple[str, str]] = []
+    for display, address in getaddresses([as_text(item) for item in items if item not in (None, "")]):
         if not address:
             continue
         try:
@@ -88,7 +89,7 @@ def _addresses(value: Any, name: str) -> list[str]:
             address = ""
         if "@" not in address:
             raise Failed(400, f"body.value.{name}: {address or value!r} is not an email address", reason="validation")
-        found.append(address)
+        found.append((display, address))
     return found
 
 
@@ -111,14 +112,14 @@ def build(spec: dict[str, Any], context: Mapping[str, Any]) -> Email:
         for name, header in (("to", "To"), ("cc", "Cc"), ("bcc", None), ("reply_to", "Reply-To")):
             found = _addresses(values.get(name), name)
             if name != "reply_to":
-                recipients.extend(found)
+                recipients.extend(address for _display, address in found)
             if found and header:
-                message[header] = ", ".join(found)
+                message[header] = ", ".join(formataddr(pair) for pair in found)
         if not recipients or len(recipients) > MAX_RECIPIENTS:
             raise Failed(400, f"body.value.to: 1 to {MAX_RECIPIENTS} recipients", reason="validation")
         message["Subject"] = text["subject"]
         message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = make_msgid(domain=senders[0].rpartition("@")[2])
+        message["Message-ID"] = make_msgid(domain=senders[0][1].rpartition("@")[2])
         if len(text.get("text", "")) + len(text.get("html", "")) > MAX_TEXT:
             raise Failed(400, f"body.value.text: at most {MAX_TEXT} characters", reason="validation")
         message.set_content(text.get("text", ""))

@@ -32,8 +32,10 @@ class OAuth2AppForm(forms.ModelForm[OAuth2App]):
 
     class Meta:
         model = OAuth2App
-        fields = ("slug", "label", "client_id", "client_secret", "authorize_url", "token_url", "scopes", "pkce")
-        fields += ("client_auth", "enabled")
+        fields = (
+            *("slug", "label", "client_id", "client_secret", "authorize_url", "token_url"),
+            *("scopes", "pkce", "client_auth", "enabled"),
+        )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

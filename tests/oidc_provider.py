@@ -70,6 +70,9 @@ class OIDCProvider:
     issue_refresh_tokens: bool = True
     rotate_refresh_tokens: bool = True
     token_delay: float = 0.0  # seconds the token endpoint takes (concurrency tests)
+    # How the token endpoint answers: "standard" (RFC 6749), "github" (errors with 200, their own
+    # codes, form-encoded success) or "slack" ({"ok": …}; a user token under "authed_user").
+    answer_style: str = "standard"
     requests: list[tuple[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     resource_requests: list[tuple[str, int]] = field(default_factory=list)
@@ -151,6 +154,25 @@ class OIDCProvider:
         return HTTPStatus.FOUND, {"Location": f"{redirect_uri}?{urlencode(params)}"}, None
 
     def token(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, str], Any]:
+        status, headers, body = self._token(form, authorization)
+        refresh = form.get("grant_type") == "refresh_token"
+        if self.answer_style == "github":
+            if status != HTTPStatus.OK:
+                words = {"invalid_grant": "bad_refresh_token" if refresh else "bad_verification_code"}
+                return HTTPStatus.OK, {}, {"error": words.get(body["error"], body["error"])}
+            encoded = urlencode({k: v for k, v in body.items() if k != "id_token"})
+            return HTTPStatus.OK, {**headers, "Content-Type": "application/x-www-form-urlencoded"}, encoded
+        if self.answer_style == "slack":
+            if status != HTTPStatus.OK:
+                words = {"invalid_grant": "invalid_refresh_token" if refresh else "invalid_code"}
+                return HTTPStatus.OK, {}, {"ok": False, "error": words.get(body["error"], body["error"])}
+            if refresh:  # a rotated token is answered at the top, as Slack does
+                return status, headers, {"ok": True, **body, "token_type": "user"}
+            user = {"id": "U0001", **{k: v for k, v in body.items() if k != "id_token"}, "token_type": "user"}
+            return status, headers, {"ok": True, "app_id": "A0001", "authed_user": user, "team": {"id": "T0001"}}
+        return status, headers, body
+
+    def _token(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, str], Any]:
         self.token_requests.append({**form, **({"authorization": authorization} if authorization else {})})
         if self.token_delay:
             time.sleep(self.token_delay)
@@ -291,11 +313,12 @@ def _handler(provider: OIDCProvider) -> type[BaseHTTPRequestHandler]:
                 self._send(HTTPStatus.NOT_FOUND, {}, {"error": "not_found"})
 
         def _send(self, status: int, headers: dict[str, str], body: Any) -> None:
-            payload = b"" if body is None else json.dumps(body).encode()
+            text = isinstance(body, str)  # already encoded, with its Content-Type in headers
+            payload = b"" if body is None else body.encode() if text else json.dumps(body).encode()
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            if body is not None:
+            if body is not None and not text:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import Membership, Permission
 from components import credentials
 from components.credentials import UndecryptableCredential, credential_set, credential_values
-from components.models import Credential, OAuth2Connection
+from components.models import Credential, OAuth2App, OAuth2Connection
 from components.oauth2 import providers
 from components.oauth2.secrets import REFRESH_TOKEN, refresh_token_of
 from components.oauth2.services import OAuth2Reconnect, oauth2_app_set, oauth2_refresh
@@ -70,10 +70,10 @@ def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
     return client
 
 
-def start(client: Client, project, *, name: str = NAME, scopes: str = "") -> str:  # type: ignore[no-untyped-def]
+def start(client: Client, project, *, name: str = NAME, scopes: str = "", provider: str = SLUG) -> str:  # type: ignore[no-untyped-def]
     """Press "Connect": the authorize URL the platform redirects to."""
     response = client.post(
-        f"/projects/{project.pk}/credentials/connect/", {"provider": SLUG, "name": name, "scopes": scopes}
+        f"/projects/{project.pk}/credentials/connect/", {"provider": provider, "name": name, "scopes": scopes}
     )
     assert response.status_code == 302, response.content
     return response["Location"]
@@ -231,7 +231,10 @@ def test_the_refresh_token_cannot_stand_in_for_the_access_token(project, bob, pr
     connection.refresh_ciphertext = access_sealed
     with pytest.raises(UndecryptableCredential):
         refresh_token_of(connection)
-    assert REFRESH_TOKEN in "refresh_token"  # the field named in the associated data
+    # The associated data names the field: the refresh token under the value's name does not open.
+    with pytest.raises(UndecryptableCredential):
+        credentials.decrypt(credential, stored=refresh_sealed)
+    assert credentials.decrypt(credential, stored=refresh_sealed, field=REFRESH_TOKEN)
 
 
 def test_default_scopes_come_from_the_provider_app(project, bob, provider, app):
@@ -662,3 +665,149 @@ def test_builtin_providers_have_their_quirks():
         "notion",
         "hubspot",
     }
+
+
+# --- Built-in providers and the shapes of their answers --------------------------------------
+
+
+@pytest.fixture
+def builtin(settings, provider):  # type: ignore[no-untyped-def]
+    """Make the loopback server stand in for a built-in provider, configured from the environment."""
+
+    def use(slug: str, style: str = "standard") -> OIDCProvider:
+        settings.OAUTH2_CLIENTS = {slug: (provider.client_id, provider.client_secret)}
+        endpoints = {"authorize_url": f"{provider.url}/authorize", "token_url": f"{provider.url}/token"}
+        settings.OAUTH2_PROVIDER_ENDPOINTS = {slug: endpoints}
+        provider.answer_style = style
+        return provider
+
+    return use
+
+
+def test_github_answers_form_encoded_and_its_refusals_come_with_200(
+    project, bob, builtin, django_capture_on_commit_callbacks
+):
+    provider = builtin("github", "github")
+    client = signed_in(bob)
+    query = parse_qs(urlsplit(start(client, project, provider="github")).query)
+    assert query["scope"] == ["repo"]
+    assert query["code_challenge_method"] == ["S256"]
+    connect(client, project, provider="github")
+    exchange = provider.token_requests[-1]
+    assert exchange["client_secret"] == provider.client_secret  # client_secret_post
+    assert "authorization" not in exchange
+    assert credential_values(project=project)[NAME] == issued(provider)[0]
+
+    provider.revoke_refresh_tokens()
+    provider.expire_access_tokens()
+    execution = run(http_component(project, bob, provider), django_capture_on_commit_callbacks)
+    assert execution.error["code"] == 490
+    assert "revoked by GitHub (bad_refresh_token)" in execution.error["message"]
+
+
+def test_slack_keeps_a_user_token_under_authed_user(project, bob, builtin, django_capture_on_commit_callbacks):
+    provider = builtin("slack", "slack")
+    client = signed_in(bob)
+    query = parse_qs(urlsplit(start(client, project, provider="slack")).query)
+    assert query["scope"] == ["chat:write,channels:read"]  # Slack separates scopes with commas
+    assert "code_challenge" not in query
+    connect(client, project, provider="slack")
+    access, _ = issued(provider)
+    assert credential_values(project=project)[NAME] == access
+    assert OAuth2Connection.objects.get().token_type == "user"
+
+    provider.expire_access_tokens()  # refreshed after the 401, answered at the top level
+    execution = run(http_component(project, bob, provider), django_capture_on_commit_callbacks)
+    assert execution.status == "succeeded", execution.error
+    provider.revoke_refresh_tokens()
+    provider.expire_access_tokens()
+    execution = run(http_component(project, bob, provider), django_capture_on_commit_callbacks)
+    assert execution.error["code"] == 490
+    assert "(invalid_refresh_token)" in execution.error["message"]
+
+
+def test_notion_takes_json_with_basic_client_authentication(project, bob, builtin):
+    provider = builtin("notion")
+    client = signed_in(bob)
+    query = parse_qs(urlsplit(start(client, project, provider="notion")).query)
+    assert query["owner"] == ["user"]
+    assert "scope" not in query
+    assert "code_challenge" not in query
+    connect(client, project, provider="notion")
+    exchange = provider.token_requests[-1]
+    assert exchange["authorization"].startswith("Basic ")
+    assert "client_secret" not in exchange
+    assert exchange["grant_type"] == "authorization_code"  # read from a JSON body
+    assert credential_values(project=project)[NAME] == issued(provider)[0]
+
+
+def test_a_refused_code_stores_nothing(project, bob, builtin):
+    builtin("github", "github")
+    client = signed_in(bob)
+    callback = authorize(start(client, project, provider="github"))
+    path, _, query = callback.partition("?")
+    params = {k: v[0] for k, v in parse_qs(query).items()}
+    response = client.get(path, {**params, "code": "forged"})
+    assert response.status_code == 400
+    assert b"GitHub refused the authorization code (bad_verification_code)" in response.content
+    assert not Credential.objects.exists()
+
+
+# --- Keys ------------------------------------------------------------------------------------
+
+
+def test_rotation_reseals_refresh_tokens_and_client_secrets(project, bob, provider, app, settings):
+    credential = connect(signed_in(bob), project)
+    _, refresh = issued(provider)
+    settings.CREDENTIALS_KEYS = [credentials.generate_key_entry("k2"), *settings.CREDENTIALS_KEYS]
+    result = credentials.credentials_rotate()
+    assert result.rotated == 3  # the access token, the refresh token, the app's client secret
+    credential.refresh_from_db()
+    assert credential.oauth2.refresh_ciphertext.startswith("v1:k2:")
+    assert refresh_token_of(credential.oauth2) == refresh
+    app.refresh_from_db()
+    assert app.client_secret_ciphertext.startswith("v1:k2:")
+    assert providers.client_for(SLUG).client_secret == provider.client_secret  # type: ignore[union-attr]
+
+
+# --- Superadmin ------------------------------------------------------------------------------
+
+
+def test_superadmin_adds_a_custom_provider_with_a_write_only_secret(provider, alice, charlie, settings):
+    client = signed_in(alice)  # the first user: superuser
+    form = {
+        "slug": "acme",
+        "label": "Acme ID",
+        "client_id": provider.client_id,
+        "client_secret": provider.client_secret,
+        "authorize_url": f"{provider.url}/authorize",
+        "token_url": f"{provider.url}/token",
+        "scopes": "profile",
+        "pkce": "on",
+        "client_auth": "post",
+        "enabled": "on",
+    }
+    response = client.post("/superadmin/components/oauth2app/add/", form)
+    assert response.status_code == 302, response.content
+    app = OAuth2App.objects.get(slug="acme")
+    assert provider.client_secret not in app.client_secret_ciphertext
+    assert providers.client_for("acme").client_secret == provider.client_secret  # type: ignore[union-attr]
+    change = client.get(f"/superadmin/components/oauth2app/{app.pk}/change/").content.decode()
+    assert provider.client_secret not in change
+    assert app.client_secret_ciphertext not in change
+
+    # Saving without a secret keeps it; a built-in provider's endpoints cannot be changed.
+    form.pop("slug")
+    response = client.post(f"/superadmin/components/oauth2app/{app.pk}/change/", {**form, "client_secret": ""})
+    assert response.status_code == 302
+    assert providers.client_for("acme").client_secret == provider.client_secret  # type: ignore[union-attr]
+    refused = client.post("/superadmin/components/oauth2app/add/", {**form, "slug": "github"})
+    assert refused.status_code == 200
+    assert b"built-in provider" in refused.content
+
+    settings.OAUTH2_CLIENTS = {"github": ("env-id", "env-secret")}
+    oauth2_app_set(slug="github", client_id="admin-id", client_secret="admin-secret")
+    listing = client.get("/superadmin/components/oauth2app/").content.decode()
+    assert "OAUTH_GITHUB_CLIENT_ID in the environment wins" in listing
+
+    assert signed_in(charlie).get("/superadmin/components/oauth2app/").status_code in (302, 403)

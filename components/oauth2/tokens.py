@@ -17,6 +17,8 @@ from synchronise.lib import outbound
 
 MAX_ANSWER_BYTES = 256 * 1024
 MAX_TOKEN_CHARS = 16 * 1024  # a credential value may be up to 64 KiB; a token this long is a broken answer
+# The refusals that mean "this refresh token is dead": RFC 6749's, GitHub's and Slack's words for it.
+REVOKED_ERRORS = frozenset({"invalid_grant", "bad_refresh_token", "invalid_refresh_token"})
 
 
 class TokenEndpointError(Exception):
@@ -32,7 +34,7 @@ class TokenEndpointError(Exception):
     @property
     def revoked(self) -> bool:
         """The refresh token (or code) is no longer good: only connecting again helps."""
-        return self.error == "invalid_grant"
+        return self.error in REVOKED_ERRORS
 
 
 class TokenEndpointUnavailable(Exception):

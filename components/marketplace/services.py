@@ -252,7 +252,8 @@ def fork_update(*, component: Component, actor: User) -> Component:
     that version's implementation and is published as the fork's next version. Nothing happens
     without this call, whatever the parent publishes."""
     require_permission(component.project, actor, Permission.EDIT)
-    fork = Fork.objects.select_for_update().select_related("listing__approved_version").filter(component=component)
+    fork = Fork.objects.select_for_update(of=("self",)).select_related("listing__approved_version")
+    fork = fork.filter(component=component)
     found = fork.first()
     if found is None:
         raise ValidationError({"component": ["this component is not a fork"]})

@@ -21,7 +21,13 @@ from django.utils import timezone
 from components import errors
 from components.errors import RunError
 from components.oauth2.models import ConnectionStatus, OAuth2Connection
-from components.oauth2.services import REFRESH_MARGIN, OAuth2Reconnect, OAuth2RefreshFailed, oauth2_refresh
+from components.oauth2.services import (
+    REFRESH_MARGIN,
+    Fresh,
+    OAuth2Reconnect,
+    OAuth2RefreshFailed,
+    oauth2_refresh,
+)
 
 if TYPE_CHECKING:
     from components.http_component import HttpRunResult
@@ -83,7 +89,7 @@ class OAuth2Runtime:
         for name in sorted(wanted):
             expires = self._expires.get(name)
             if expires is not None and expires - REFRESH_MARGIN <= now:
-                fresh = oauth2_refresh(credential_id=self._ids[name])
+                fresh = self._refresh(name)
                 changed = self._take(name, fresh.access_token, fresh.expires_at) or changed
         return changed
 
@@ -96,9 +102,15 @@ class OAuth2Runtime:
         self._load(wanted)
         for name in sorted(wanted):
             self._retried.add(name)
-            fresh = oauth2_refresh(credential_id=self._ids[name], force=True, seen_token=self.secrets.get(name))
+            fresh = self._refresh(name, force=True)
             self._take(name, fresh.access_token, fresh.expires_at)
         return True
+
+    def _refresh(self, name: str, *, force: bool = False) -> Fresh:
+        try:
+            return oauth2_refresh(credential_id=self._ids[name], force=force, seen_token=self.secrets.get(name))
+        except OAuth2Connection.DoesNotExist:
+            raise OAuth2Reconnect(name, "was disconnected during the run") from None
 
 
 def run_error(error: OAuth2Reconnect | OAuth2RefreshFailed) -> RunError:

@@ -34,10 +34,13 @@ def install(client: Any, name: str, project: int) -> Any:
 
 
 @pytest.mark.parametrize("connector", connectors.catalog(), ids=lambda c: c.name)
-def test_every_connector_is_a_valid_http_component(connector: connectors.Connector) -> None:
+def test_every_connector_is_a_valid_component(connector: connectors.Connector) -> None:
     inputs = validate_interface(connector.inputs, field="inputs")
     outputs = validate_interface(connector.outputs, field="outputs")
-    validate_http_spec(connector.http, inputs=inputs, outputs=outputs)
+    if connector.kind == "code":
+        compile(connector.code, connector.name, "exec")  # parses; it runs in the replay tests
+    else:
+        validate_http_spec(connector.http, inputs=inputs, outputs=outputs)
     assert connectors.get(connector.name) is connector
 
 
@@ -90,6 +93,18 @@ def test_a_test_base_url_replaces_the_providers_when_installing(alice, project, 
     shipped = connectors.get("github-issue")
     assert shipped is not None
     assert shipped.http["url"].startswith("https://api.github.com/")  # the catalog's is unchanged
+
+
+def test_a_code_connector_installs_as_a_published_code_component(alice, project, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.CONNECTOR_BASE_URLS = {"https://api.github.com": "http://127.0.0.1:9"}  # nothing to rewrite in code
+    shipped = connectors.get("utility-uuid")
+    assert shipped is not None
+    component, created = connectors_install(alice, project, "utility-uuid")
+    assert created
+    version = component.versions.get()
+    assert (component.kind, version.kind, component.http, component.icon) == ("code", "code", {}, shipped.icon)
+    assert version.code == shipped.code
+    assert version.inputs == validate_interface(shipped.inputs, field="inputs")
 
 
 def test_every_connector_names_its_provider_and_icon() -> None:

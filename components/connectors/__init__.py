@@ -30,6 +30,7 @@ MODULES: tuple[str, ...] = (
     "mailgun",
     "sendgrid",
     "postmark",
+    "utilities",
     "slack",
     "discord",
     "github",

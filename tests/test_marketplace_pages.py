@@ -131,6 +131,8 @@ def test_the_authors_tab_submits_and_shows_the_reason(client, bob, project, vera
     assert 'data-testid="marketplace-state">rejected<' in page
     assert 'data-testid="rejection-reason"' in page
     assert "Handle an empty name." in page
+    assert ">\nSays hello.</textarea>" in page  # the resubmission starts from the last text
+    assert 'value="demo, hello"' in page
 
 
 def test_the_authors_tab_is_for_members_and_submitting_for_editors(client, alice, project, viewer, charlie):

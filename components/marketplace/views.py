@@ -150,11 +150,13 @@ def component_marketplace(request: HttpRequest, pk: int) -> HttpResponse:
     component, membership = member_component(request, pk, needed)
     status = component_status(component)
     listing = getattr(component, "listing", None)
+    # A resubmission starts from what was sent last time: the author fixes, rarely rewrites.
+    last = listing.latest_submission() if listing is not None else None
     initial = {
-        "description": (listing.description if listing else "") or component.description,
-        "tags": ", ".join((listing.tags if listing else None) or component.tags or []),
-        "icon": (listing.icon if listing else "") or component.icon,
-        "closed_source": listing.closed_source if listing else False,
+        "description": last.description if last else component.description,
+        "tags": ", ".join((last.tags if last else component.tags) or []),
+        "icon": last.icon if last else component.icon,
+        "closed_source": last.closed_source if last else False,
     }
     form = SubmitForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -56,9 +56,19 @@ def invoke(invocation: Invocation) -> dict[str, Any]:
         outputs = _run(invocation)
         return invocation.masked(check_outputs(implementation.outputs, outputs))
     except RunError as error:
-        raise RunError(**invocation.masked(error.as_dict())) from None
+        details = error.as_dict()
+        if "traceback" in details and _code_hidden(implementation):
+            # A traceback quotes the source lines: a closed-source fork's code stays unread.
+            details["traceback"] = ""
+        raise RunError(**invocation.masked(details)) from None
     finally:
         del invocation.logs[:-MAX_LOG_LINES]
+
+
+def _code_hidden(implementation: Component | ComponentVersion) -> bool:
+    from components.marketplace.models import code_hidden
+
+    return code_hidden(implementation if isinstance(implementation, Component) else implementation.component)
 
 
 def http_timeout(wall_seconds: float | None) -> float:

@@ -108,3 +108,25 @@ def test_it_still_runs_in_the_sandbox(fork, django_capture_on_commit_callbacks):
     run_execute(execution.pk)
     execution.refresh_from_db()
     assert (execution.status, execution.outputs) == ("succeeded", {"greeting": "Hello, Ada"})
+
+
+def test_a_failing_run_shows_no_line_of_its_code(alice, charlie, project, vera, django_capture_on_commit_callbacks):
+    from tests.factories import make_component
+
+    failing = f"def run(inputs, ctx):\n    {MARKER} = inputs['name']\n    return {{'greeting': 1 / 0}}\n"
+    original = make_component(project=project, actor=alice, name="Broken", code=failing, inputs=INPUTS, outputs=OUTPUTS)
+    with django_capture_on_commit_callbacks():
+        own = run_start(component=original, inputs={"name": "Ada"})
+    run_execute(own.pk)
+    own.refresh_from_db()
+    assert "1 / 0" in own.error["traceback"]  # the author sees where it broke
+    listing = services.listing_approve(submission=submit(original, alice, closed_source=True), actor=vera)
+    fork, _ = services.component_fork(listing=listing, project=make_project(owner=charlie), actor=charlie)
+    with django_capture_on_commit_callbacks():
+        execution = run_start(component=fork, inputs={"name": "Ada"})
+    run_execute(execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == "failed"
+    assert execution.error["message"] == "ZeroDivisionError: division by zero"
+    assert "1 / 0" not in str(execution.error)
+    assert MARKER not in str(execution.error)

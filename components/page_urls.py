@@ -20,4 +20,5 @@ urlpatterns = [
     path("<int:pk>/delete/", views.component_delete, name="components_delete"),
     path("<int:pk>/marketplace/", marketplace.component_marketplace, name="components_marketplace"),
     path("<int:pk>/marketplace/update/", marketplace.component_fork_update, name="components_fork_update"),
+    path("<int:pk>/marketplace/withdraw/", marketplace.component_withdraw, name="components_withdraw"),
 ]

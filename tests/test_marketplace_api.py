@@ -170,7 +170,17 @@ def test_every_marketplace_route_is_in_the_schema_with_a_summary(client):
         "/api/v1/marketplace/submissions/{id}/reject/",
         "/api/v1/marketplace/status/{id}/",
         "/api/v1/marketplace/status/{id}/update/",
+        "/api/v1/marketplace/status/{id}/withdraw/",
     } <= set(marketplace)
     for path, operations in marketplace.items():
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method} {path}"
+
+
+def test_withdraw_through_the_api(listing, alice, charlie):
+    component = listing.component
+    assert signed_in(charlie).post(f"{API}/marketplace/status/{component.pk}/withdraw/").status_code == 404
+    answer = signed_in(alice).post(f"{API}/marketplace/status/{component.pk}/withdraw/")
+    assert (answer.status_code, answer.json()["state"], answer.json()["public_version"]) == (200, "private", None)
+    assert anonymous().get(f"{API}/marketplace/components/{listing.pk}/").status_code == 404
+    assert signed_in(alice).post(f"{API}/marketplace/status/{component.pk}/withdraw/").status_code == 400

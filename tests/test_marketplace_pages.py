@@ -180,3 +180,15 @@ def test_the_sitemap_lists_the_public_pages(client, listing, project, alice, set
     } <= locations
     pending = project.listings.exclude(pk=listing.pk).get()
     assert f"/marketplace/components/{pending.pk}/" not in body
+
+
+def test_the_author_withdraws_from_the_tab(client, listing, alice, viewer):
+    tab = f"/components/{listing.component_id}/marketplace/"
+    client.force_login(viewer)
+    assert "Withdraw from the marketplace" not in client.get(tab).content.decode()
+    assert client.post(f"/components/{listing.component_id}/marketplace/withdraw/").status_code == 403
+    client.force_login(alice)
+    assert "Withdraw from the marketplace" in client.get(tab).content.decode()
+    client.post(f"/components/{listing.component_id}/marketplace/withdraw/")
+    assert 'data-testid="marketplace-state">private<' in client.get(tab).content.decode()
+    assert client.get(f"/marketplace/components/{listing.pk}/").status_code == 404

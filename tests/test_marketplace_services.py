@@ -175,3 +175,21 @@ def test_a_fork_cannot_be_submitted(alice, charlie, project, vera):
     component, _ = services.component_fork(listing=listing, project=make_project(owner=charlie), actor=charlie)
     with pytest.raises(ValidationError, match="fork"):
         submit(component, charlie)
+
+
+def test_withdrawing_makes_it_private_and_forks_keep_working(alice, charlie, project, viewer, vera):
+    component = make_greeter(project=project, actor=alice)
+    listing = listed(component, alice, vera)
+    fork, _ = services.component_fork(listing=listing, project=make_project(owner=charlie), actor=charlie)
+    component_services.component_publish(component=component, actor=alice)
+    pending = submit(component, alice)
+    with pytest.raises(PermissionDenied):
+        services.listing_withdraw(component=component, actor=viewer)
+    listing = services.listing_withdraw(component=component, actor=alice)
+    assert (listing.state, listing.is_public) == (ListingState.PRIVATE, False)
+    assert not Listing.objects.public().exists()
+    assert not Submission.objects.filter(pk=pending.pk).exists()
+    assert not Fork.objects.get(component=fork).update_available
+    assert fork.latest_version().number == 1  # still the project's published copy
+    with pytest.raises(ValidationError):
+        services.listing_withdraw(component=component, actor=alice)

@@ -377,6 +377,21 @@ class StatusViewSet(viewsets.ViewSet):
         component = Component.objects.prefetch_related("versions").get(pk=component.pk)
         return Response(ComponentSerializer(component).data)
 
+    @extend_schema(
+        request=None,
+        responses=StatusSerializer,
+        summary="Withdraw a component from the marketplace",
+        description="Needs 'edit'. It becomes private; forks keep working but get no more updates.",
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str) -> Response:
+        component = self._component(request, pk)
+        try:
+            services.listing_withdraw(component=component, actor=_person(request))
+        except ValidationError as error:
+            raise _errors(error) from None
+        return Response(StatusSerializer(component_status(component)).data)
+
     @staticmethod
     def _component(request: Request, pk: str) -> Component:
         found = visible_components(request).filter(pk=pk if str(pk).isdigit() else 0).first()

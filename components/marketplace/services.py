@@ -195,6 +195,24 @@ def listing_reject(*, submission: Submission, actor: User, reason: str) -> Listi
     return listing
 
 
+@transaction.atomic
+def listing_withdraw(*, component: Component, actor: User) -> Listing:
+    """Take the component off the marketplace (needs ``edit``): it is private again, a waiting
+    submission is dropped, and existing forks keep working (they are their projects' copies) but
+    get no more updates. Submitting again goes through validation again."""
+    require_permission(component.project, actor, Permission.EDIT)
+    listing = Listing.objects.select_for_update().filter(component=component).first()
+    if listing is None or (listing.state == ListingState.PRIVATE and not listing.is_public):
+        raise ValidationError({"component": ["this component is not in the marketplace"]})
+    listing.submissions.filter(state=ListingState.SUBMITTED).delete()
+    listing.state = ListingState.PRIVATE
+    listing.approved_version = None
+    listing.approved_at = None
+    listing.save(update_fields=["state", "approved_version", "approved_at", "updated_at"])
+    _announce(listing, public=ROOM_REVIEW)
+    return listing
+
+
 def _copy_version(component: Component, version: ComponentVersion) -> None:
     for field in component_services.IMPLEMENTATION_FIELDS:
         setattr(component, field, getattr(version, field))

@@ -191,3 +191,16 @@ def component_fork_update(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Updated to the newest version.")
     return redirect("components_marketplace", component.pk)
+
+
+@login_required
+@require_POST
+def component_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    component, _ = member_component(request, pk, Permission.EDIT)
+    try:
+        services.listing_withdraw(component=component, actor=signed_in(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Withdrawn: the component is private again.")
+    return redirect("components_marketplace", component.pk)

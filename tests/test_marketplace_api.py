@@ -184,3 +184,21 @@ def test_withdraw_through_the_api(listing, alice, charlie):
     assert (answer.status_code, answer.json()["state"], answer.json()["public_version"]) == (200, "private", None)
     assert anonymous().get(f"{API}/marketplace/components/{listing.pk}/").status_code == 404
     assert signed_in(alice).post(f"{API}/marketplace/status/{component.pk}/withdraw/").status_code == 400
+
+
+def test_the_public_lists_cost_the_same_queries_for_one_or_many(alice, project, vera):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    listed(make_greeter(project=project, actor=alice, name="First"), alice, vera)
+
+    def cost(url: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert anonymous().get(url).status_code == 200
+        return len(queries)
+
+    one = (cost(f"{API}/marketplace/components/"), cost("/marketplace/"), cost("/marketplace/?q=hello"))
+    for n in range(3):
+        listed(make_greeter(project=project, actor=alice, name=f"More {n}"), alice, vera)
+    many = (cost(f"{API}/marketplace/components/"), cost("/marketplace/"), cost("/marketplace/?q=hello"))
+    assert many == one

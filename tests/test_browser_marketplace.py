@@ -73,6 +73,9 @@ class Shots:
 
     def __call__(self, page: Page, name: str) -> None:
         self.count += 1
+        # Scrolled down (a click far down the page), the sticky header and menu would be drawn
+        # halfway down the full-page image.
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=self.directory / f"{self.count:02d}-{name}.png", full_page=True)
 
 

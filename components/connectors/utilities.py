@@ -368,8 +368,8 @@ def run(inputs, ctx):
     if objects and len(objects) != len(rows):
         raise ComponentError("rows: all objects or all lists, not both", 400)
     if objects and not columns:
-        for row in objects:
-            columns.extend(key for key in row if key not in columns)
+        # Sorted: JSON objects have no order that survives storage (PostgreSQL's jsonb reorders keys).
+        columns = sorted({key for row in objects for key in row})
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     if columns and inputs.get("header", True):
@@ -545,7 +545,7 @@ CONNECTORS = (
         "🧾",
         "csv.html",
         "Writes rows (objects or lists) as CSV text with a header line, quoting as RFC 4180 says; nested "
-        "values become JSON.",
+        "values become JSON. Columns: as given, else every key of the objects in alphabetical order.",
         ["csv", "export", "table"],
         code=CSV_GENERATE,
         inputs=[

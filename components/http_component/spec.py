@@ -22,6 +22,7 @@ PATH = re.compile(r"^(status|body(\.[^.\s]+)*|headers\.[!#$%&'*+^_`|~0-9A-Za-z-]
 BODY_PATH = re.compile(r"^body(\.[^.\s]+)*$")
 DEFAULT_PAGES = 10
 MAX_PAGES = 100
+MAX_TEMPLATE = 10_000
 BODY_TYPES = ("json", "form", "raw", "multipart", "email")
 AUTH_TYPES = ("none", "bearer", "basic", "header", "query")
 
@@ -166,8 +167,9 @@ class _SignSerializer(_Strict):
 class _SpecSerializer(_Strict):
     method = _Template(allow_blank=False, max_length=500, default="GET")  # a method, or a template of one
     url = _Template(allow_blank=False, max_length=4000)
-    query = serializers.DictField(child=_Template(), required=False, default=dict)
-    headers = serializers.DictField(child=_Template(), required=False, default=dict)
+    # An object of templates, or one template of an object (names decided at run time).
+    query = serializers.JSONField(required=False, default=dict)
+    headers = serializers.JSONField(required=False, default=dict)
     body = _BodySerializer(required=False, allow_null=True, default=None)
     outputs = serializers.DictField(child=serializers.CharField(max_length=500), required=False, default=dict)
     error_message = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
@@ -195,8 +197,14 @@ def _templates(spec: dict[str, Any]) -> Iterable[tuple[str, str]]:
     """(field path, template) for every template string of a validated spec."""
     yield "url", spec["url"]
     for section in ("query", "headers"):
+        if isinstance(spec[section], str):
+            yield section, spec[section]
+            continue
+        if not isinstance(spec[section], dict):
+            continue  # a shape problem already
         for key, value in spec[section].items():
-            yield f"{section}.{key}", value
+            if isinstance(value, str):  # anything else is a shape problem already
+                yield f"{section}.{key}", value
     yield "method", spec["method"]
     if spec["sign"] is not None:
         yield "sign.secret", spec["sign"]["secret"]
@@ -236,12 +244,20 @@ def _templates(spec: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 def _shape_problems(clean: dict[str, Any], declared_outputs: set[str] | None) -> list[str]:
     problems: list[str] = []
-    for name in clean["headers"]:
-        if not HEADER_NAME.match(name):
-            problems.append(f"headers.{name}: not a valid header name")
-    for name in clean["query"]:
-        if not name:
-            problems.append("query: a parameter needs a name")
+    for section in ("query", "headers"):
+        value = clean[section]
+        if not isinstance(value, str | dict) or (isinstance(value, str) and not templated(value)):
+            problems.append(f"{section}: an object of templates, or one template of an object")
+        elif isinstance(value, dict):
+            for name, inner in value.items():
+                if not isinstance(inner, str):
+                    problems.append(f"{section}.{name}: a text template")
+                elif len(inner) > MAX_TEMPLATE:
+                    problems.append(f"{section}.{name}: at most {MAX_TEMPLATE} characters")
+                elif section == "headers" and not HEADER_NAME.match(name):
+                    problems.append(f"headers.{name}: not a valid header name")
+                elif not name:
+                    problems.append(f"{section}: a parameter needs a name")
     url = clean["url"]
     method = clean["method"]
     if not templated(method) and method.upper() not in outbound.METHODS:

@@ -3,12 +3,14 @@ with HMAC-SHA256, JSON to any endpoint. Their URL is an input, so they have no b
 
 from __future__ import annotations
 
+from typing import Any
+
 from components.connectors import Connector
 
 STATUS = {"name": "status", "type": "number", "subtype": "integer"}
 WHEN_CURSOR = "if inputs.paginate == 'cursor' else ''"
 
-HTTP_REQUEST_INPUTS = [
+HTTP_REQUEST_INPUTS: list[dict[str, Any]] = [
     {
         "name": "method",
         "type": "text",

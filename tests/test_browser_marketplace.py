@@ -287,6 +287,9 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, provider
     assert execution.status == "succeeded", execution.error
     assert execution.outputs == {"login": "charlie@acme.example"}
     expect(visitor.get_by_test_id("run-outputs")).to_contain_text('"login": "charlie@acme.example"')
+    # …counted against his plan, not the author's.
+    assert charlies_project.usage.get().count >= 1
+    assert not project.usage.exists()
     token, answer = provider.resource_requests[-1]
     assert answer == 200
     assert token in provider._access_tokens  # one the provider issued in the code exchange above

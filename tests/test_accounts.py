@@ -341,7 +341,10 @@ def test_ensure_roles_repairs_drifted_groups(db):
     roles.ensure_roles()
 
     assert "accounts.run_any_component" in _codenames(Group.objects.get(name=roles.ADMIN))
-    assert _codenames(Group.objects.get(name=roles.MARKETPLACE)) == {"accounts.publish_to_marketplace"}
+    assert _codenames(Group.objects.get(name=roles.MARKETPLACE)) == {
+        "accounts.publish_to_marketplace",
+        *(f"components.{action}_collection" for action in ("view", "add", "change", "delete")),
+    }
 
 
 def test_set_roles_replaces_roles_and_rejects_unknown_ones(alice, charlie):

@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts import services as account_services
+from components import credentials
 from components.marketplace.models import Listing, ListingState, Submission
 from components.models import Component
 from tests import servers
@@ -56,6 +57,13 @@ def platform_env(provider: OIDCProvider) -> dict[str, str]:
 def site(django_db_setup, django_db_blocker, provider) -> Iterator[str]:  # type: ignore[no-untyped-def]
     with django_db_blocker.unblock(), servers.asgi_server(**platform_env(provider)) as url:
         yield url
+
+
+@pytest.fixture
+def worker(provider) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """One Celery worker for the validator's sandbox runs and the workflow's run."""
+    with servers.celery_worker(**WORKER, **platform_env(provider)):  # type: ignore[arg-type]
+        yield
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -153,7 +161,7 @@ def open_latest_submission(page: Page, site: str) -> Submission:
 # --- the test ---------------------------------------------------------------------------------
 
 
-def test_publish_validate_discover_fork_connect_and_run(chromium, site, provider, alice, project, artifacts):  # type: ignore[no-untyped-def]
+def test_publish_validate_discover_fork_connect_and_run(chromium, site, worker, provider, alice, project, artifacts):  # type: ignore[no-untyped-def]
     pytest.importorskip("components.sandbox")
     shot = Shots(artifacts)
     resource = f"{provider.url}/resource"
@@ -162,6 +170,8 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, provider
     account_services.user_set_roles(user=vera, role_names=["user", "marketplace_validation"])
     charlie = make_user(email="charlie@example.com", name="Charlie")
     charlies_project = make_project(owner=charlie, name="Charlie's automations")
+    # What Alice's project has to try the component with: a token Acme does not know.
+    credentials.credential_set(project=project, actor=alice, name="ACME_TEST", value="not-an-acme-token")
 
     # Alice (who runs the installation) registers Acme's authorization server as a custom
     # OAuth2 provider in superadmin.
@@ -204,7 +214,15 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, provider
     submission = open_latest_submission(validator, site)
     assert submission.version.number == 1
     expect(validator.get_by_test_id("submission-code")).to_contain_text("answer.json().get('email', '')")
-    shot(validator, "validator-reads-v1")
+    # She runs it in the sandbox with a token Acme refuses: it answers an empty login, no error.
+    validator.locator("#run-inputs").fill(json.dumps({"token": "ACME_TEST"}))
+    validator.get_by_role("button", name="Run in the sandbox").click()
+    result = validator.get_by_test_id("run-result")
+    expect(result).to_contain_text('"status": "succeeded"', timeout=30000)
+    expect(result).to_contain_text('"login": ""')
+    assert provider.resource_requests[-1] == ("not-an-acme-token", 401)
+    assert "not-an-acme-token" not in result.inner_text()
+    shot(validator, "validator-ran-v1")
     validator.locator("#id_reason").fill(REJECTION)
     validator.get_by_role("button", name="Reject", exact=True).click()
     expect(validator.locator(".messagelist")).to_contain_text(f"Rejected “{NAME}” version 1.")
@@ -227,6 +245,9 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, provider
     submission = open_latest_submission(validator, site)
     assert submission.version.number == 2
     expect(validator.get_by_test_id("submission-code")).to_contain_text("if answer.status != 200")
+    validator.locator("#run-inputs").fill(json.dumps({"token": "ACME_TEST"}))
+    validator.get_by_role("button", name="Run in the sandbox").click()
+    expect(validator.get_by_test_id("run-result")).to_contain_text("Acme refused the token: 401", timeout=30000)
     validator.get_by_role("button", name="Approve", exact=True).click()
     expect(validator.locator(".messagelist")).to_contain_text(f"Approved “{NAME}” version 2.")
     listing = Listing.objects.public().get()
@@ -281,15 +302,14 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, provider
     shot(visitor, "credential-connected")
 
     # The fork runs in a workflow with his credential; Acme's API saw the token it issued.
-    with servers.celery_worker(**WORKER, **platform_env(provider)):
-        run_in_workflow(visitor, site, project_pk=charlies_project.pk, shot=shot)
+    run_in_workflow(visitor, site, project_pk=charlies_project.pk, shot=shot)
     execution = WorkflowExecution.objects.get(workflow__project=charlies_project)
     assert execution.status == "succeeded", execution.error
     assert execution.outputs == {"login": "charlie@acme.example"}
     expect(visitor.get_by_test_id("run-outputs")).to_contain_text('"login": "charlie@acme.example"')
     # …counted against his plan, not the author's.
     assert charlies_project.usage.get().count >= 1
-    assert not project.usage.exists()
+    assert project.usage.get().count == 2  # the validator's two sandbox runs, no more
     token, answer = provider.resource_requests[-1]
     assert answer == 200
     assert token in provider._access_tokens  # one the provider issued in the code exchange above

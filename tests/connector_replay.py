@@ -77,8 +77,8 @@ def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
-        value = payload.decode("utf-8", "replace")
+        payload = part.get_payload(decode=True)
+        value = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
         if str(name) in fields:  # a repeated field: its values as a list, as for url-encoded ones
             before = fields[str(name)]
             fields[str(name)] = [*(before if isinstance(before, list) else [before]), value]

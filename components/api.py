@@ -226,7 +226,10 @@ class ConnectorSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     description = serializers.CharField()
     tags = serializers.ListField(child=serializers.CharField())
-    kind = serializers.CharField()
+    icon = serializers.CharField(help_text="A short emoji.")
+    provider = serializers.CharField(help_text="GitHub, Slack, Utility…")
+    docs = serializers.CharField(help_text="The provider's documentation of the call.")
+    kind = serializers.CharField(help_text="http (a declarative request) or code (runs in the sandbox).")
     inputs = serializers.ListField(child=serializers.DictField())
     outputs = serializers.ListField(child=serializers.DictField())
 

@@ -781,3 +781,27 @@ def test_paging_chosen_at_run_time(settings):
         }
         result = run(GENERIC, inputs)
     assert result.outputs == {"body": {"data": [2]}, "items": [1, 2]}
+
+
+def test_an_smtp_server_that_never_answers_times_out_with_109(settings):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True)
+    thread.start()
+    settings.OUTBOUND_ALLOW = [f"127.0.0.1:{port}"]
+    try:
+        spec = {**email_spec(), "url": "smtp://127.0.0.1:{{ inputs.port }}"}
+        result = run(spec, {"port": port, "to": "a@example.com", "subject": "Hi", "name": "A"}, timeout=1)
+    finally:
+        thread.join(2)
+        for sock in accepted:
+            sock.close()
+        listener.close()
+    assert result.error is not None
+    assert (result.error["code"], result.error["reason"]) == (109, "timeout")

@@ -191,6 +191,15 @@ def _error(error: smtplib.SMTPResponseException) -> Failed:
     return Failed(400, message, reason="validation", smtp_code=error.smtp_code)
 
 
+def _stage(client: smtplib.SMTP, deadline: float, timeout: float) -> None:
+    """Give the next exchange what is left of the whole timeout, so the email as a whole ends by it."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise Failed(TIMED_OUT, f"the SMTP exchange took longer than {timeout:g} s", reason="timeout")
+    if client.sock is not None:
+        client.sock.settimeout(remaining)
+
+
 def send(
     email: Email,
     *,
@@ -202,6 +211,7 @@ def send(
 ) -> dict[str, Any]:
     """Send the message; the outputs (``status``, ``body.accepted``, ``body.message_id``). Raises ``Failed``."""
     started = time.monotonic()
+    deadline = started + timeout
     mode = "TLS" if email.scheme == "smtps" else "STARTTLS"
     log.append(f"→ SMTP {email.scheme}://{email.host}:{email.port} ({mode}), {len(email.recipients)} recipient(s)")
     try:
@@ -211,17 +221,27 @@ def send(
         sock = _connect(email, timeout)
         # Given the host, smtplib connects at once (through _get_socket) and keeps the name for STARTTLS.
         with _PinnedSMTP(sock, host=email.host, port=email.port, local_hostname=HELO, timeout=timeout) as client:
+            _stage(client, deadline, timeout)
             client.ehlo()
             if email.scheme == "smtp":
                 if not client.has_extn("starttls"):
                     raise Failed(TRANSPORT_FAILED, "blocked: the server does not offer STARTTLS", reason="blocked")
+                _stage(client, deadline, timeout)
                 client.starttls(context=tls_context())
+                _stage(client, deadline, timeout)
                 client.ehlo()
             if email.username:
+                _stage(client, deadline, timeout)
                 client.login(email.username, email.password)
+            _stage(client, deadline, timeout)
             refused = client.send_message(email.message, to_addrs=email.recipients)
     except Failed:
         raise
+    except (TimeoutError, smtplib.SMTPServerDisconnected) as error:
+        # smtplib reports a read that timed out as a lost connection.
+        if isinstance(error, TimeoutError) or "timed out" in str(error) or time.monotonic() >= deadline:
+            raise Failed(TIMED_OUT, f"the SMTP server did not answer within {timeout:g} s", reason="timeout") from None
+        raise Failed(TRANSPORT_FAILED, f"{email.host}:{email.port}: {error}", reason="unreachable") from None
     except CredentialHostRefused as error:
         raise Failed(400, error.reason, reason="credential_host", credential=error.name) from None
     except outbound.OutboundTimeout as error:
@@ -235,8 +255,6 @@ def send(
         raise Failed(400, f"every recipient was refused ({codes})", reason="validation") from None
     except smtplib.SMTPResponseException as error:
         raise _error(error) from None
-    except TimeoutError:
-        raise Failed(TIMED_OUT, f"the SMTP server did not answer within {timeout:g} s", reason="timeout") from None
     except (smtplib.SMTPException, ssl.SSLError, OSError) as error:
         raise Failed(TRANSPORT_FAILED, f"{email.host}:{email.port}: {error}", reason="unreachable") from None
     accepted = [address for address in email.recipients if address not in refused]

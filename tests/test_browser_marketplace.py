@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from accounts import services as account_services
 from components import credentials
 from components.marketplace.models import Listing, ListingState, Submission
-from components.models import Component
+from components.models import Component, Credential
 from tests import servers
 from tests.factories import PASSWORD, make_project, make_user
 from tests.oidc_provider import OIDCProvider, oidc_provider
@@ -308,11 +308,13 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, worker, 
     assert execution.outputs == {"login": "charlie@acme.example"}
     expect(visitor.get_by_test_id("run-outputs")).to_contain_text('"login": "charlie@acme.example"')
     # …counted against his plan, not the author's.
-    assert charlies_project.usage.get().count >= 1
+    assert charlies_project.usage.get().count == 1  # the workflow run
     assert project.usage.get().count == 2  # the validator's two sandbox runs, no more
     token, answer = provider.resource_requests[-1]
-    assert answer == 200
-    assert token in provider._access_tokens  # one the provider issued in the code exchange above
+    assert answer == 200  # /resource answers 200 only to a live token it issued: the one of the exchange above
+    # The token is sealed at rest and shown nowhere.
+    stored = Credential.objects.get(project=charlies_project, name=CREDENTIAL)
+    assert token not in stored.ciphertext
     assert token not in json.dumps(execution.outputs) + visitor.content()
 
 

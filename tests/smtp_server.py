@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,9 +27,6 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from tests.fake_api import tls_context
 
 HOST = "localhost"  # the certificate's name; the server listens on 127.0.0.1
-
-# With implicit TLS the whole session is TLS, but aiosmtpd only counts STARTTLS as TLS and warns.
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", category=UserWarning)
 
 
 @dataclass

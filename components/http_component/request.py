@@ -75,11 +75,24 @@ def render_tree(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
-def pairs(templates: Mapping[str, Any], context: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _mapping(source: Mapping[str, Any] | str, field: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Rendered name → value: an object of templates, or one template of an object."""
+    if isinstance(source, str):
+        rendered = render(source, context)
+        if rendered is None:
+            return {}
+        if not isinstance(rendered, dict):
+            raise TemplateProblem(f"{field}: an object, not {type(rendered).__name__}")
+        return {str(key): value for key, value in rendered.items()}
+    return {key: render(str(value), context) for key, value in source.items()}
+
+
+def pairs(
+    templates: Mapping[str, Any] | str, context: Mapping[str, Any], field: str = "query"
+) -> list[tuple[str, str]]:
     """Query or form fields: ``None`` leaves a field out, a list repeats it."""
     found: list[tuple[str, str]] = []
-    for key, source in templates.items():
-        value = render(str(source), context)
+    for key, value in _mapping(templates, field, context).items():
         for item in value if isinstance(value, list) else [value]:
             if item is not None:
                 found.append((key, as_text(item)))
@@ -115,19 +128,7 @@ def multipart(fields: list[tuple[str, str]]) -> tuple[bytes, str]:
 
 def _fields(source: Any, context: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Form or multipart fields: an object of templates, or one template of an object."""
-    if isinstance(source, str):
-        rendered = render(source, context)
-        if rendered is None:
-            return []
-        if not isinstance(rendered, dict):
-            raise TemplateProblem(f"body.value: the fields are an object, not {type(rendered).__name__}")
-        found: list[tuple[str, str]] = []
-        for key, value in rendered.items():
-            for item in value if isinstance(value, list) else [value]:
-                if item is not None:
-                    found.append((str(key), as_text(item)))
-        return found
-    return pairs({k: str(v) for k, v in source.items()}, context)
+    return pairs(source, context, field="body.value")
 
 
 def _text(source: str, context: Mapping[str, Any]) -> str:
@@ -195,9 +196,10 @@ def build(spec: dict[str, Any], context: Mapping[str, Any]) -> Request:
         raise TemplateProblem(f"method: {method!r} is not one of {', '.join(sorted(outbound.METHODS))}")
     url = render(spec["url"], context, native=False).strip()
     headers = {}
-    for name, source in spec["headers"].items():
-        value = render(source, context)
+    for name, value in _mapping(spec["headers"], "headers", context).items():
         if value is not None:
+            if not HEADER_NAME.match(name):
+                raise TemplateProblem(f"headers: {name!r} is not a header name")
             headers[name] = as_text(value)
     built = Request(method=method, url=url, params=pairs(spec["query"], context), headers=headers)
     if spec["auth"] is not None:

@@ -516,6 +516,22 @@ def test_pagination_follows_the_link_header(settings):
     assert "  2 page(s), 3 item(s)" in result.request_log
 
 
+def test_link_pages_keep_an_api_key_sent_as_a_query_parameter(settings):
+    spec = {
+        "url": "{{ inputs.base }}/items",
+        "auth": {"type": "query", "name": "key", "credential": "{{ secrets.API_TOKEN }}"},
+        "paginate": {"items": "body", "next": {"link": True}},
+        "outputs": {"all": "items"},
+    }
+    key = SECRETS["API_TOKEN"]
+    with replaying(
+        settings,
+        page("/items", {"key": key}, [1], Link='</items?page=2>; rel="next"'),
+        page("/items", {"key": key, "page": "2"}, [2]),
+    ) as replay:
+        assert run(spec, {"base": replay.base_url}).outputs == {"all": [1, 2]}
+
+
 def test_pagination_by_cursor_stops_when_the_cursor_is_gone_or_more_is_false(settings):
     spec = {
         "url": "{{ inputs.base }}/v0/app/table",

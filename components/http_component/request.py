@@ -9,7 +9,7 @@ import hmac
 import json
 import secrets as random
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -106,6 +106,7 @@ class Request:
     params: list[tuple[str, str]]
     headers: dict[str, str]
     data: bytes | None = None  # the body, encoded
+    kept: list[tuple[str, str]] = field(default_factory=list)  # query auth: sent with every page too
 
     def has_header(self, name: str) -> bool:
         return any(key.lower() == name.lower() for key in self.headers)
@@ -187,6 +188,7 @@ def _auth(built: Request, auth: Mapping[str, Any], context: Mapping[str, Any]) -
     else:
         built.params = [(key, value) for key, value in built.params if key != (name or "api_key")]
         built.params.append((name or "api_key", credential))
+        built.kept = [(name or "api_key", credential)]
 
 
 def build(spec: dict[str, Any], context: Mapping[str, Any]) -> Request:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -110,7 +110,9 @@ def _next_page(paged: dict[str, Any], built: Request, response: outbound.Outboun
         if _origin(url) != _origin(built.url):
             # The request's credentials would follow: a next page goes to the same origin only.
             raise Failed(TRANSPORT_FAILED, "blocked: the next page's link leads to another origin", reason="blocked")
-        return replace(built, url=url, params=[])
+        # The link carries the query, except an API key sent as a parameter, which it rarely repeats.
+        linked = {key for key, _value in parse_qsl(urlsplit(url).query, keep_blank_values=True)}
+        return replace(built, url=url, params=[(key, value) for key, value in built.kept if key not in linked])
     if following["more"]:
         more = lookup(response, body, following["more"])
         if more is MISSING or not more:

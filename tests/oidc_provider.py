@@ -73,6 +73,7 @@ class OIDCProvider:
     # How the token endpoint answers: "standard" (RFC 6749), "github" (errors with 200, their own
     # codes, form-encoded success) or "slack" ({"ok": …}; a user token under "authed_user").
     answer_style: str = "standard"
+    refuse_with_200: bool = False  # /resource refuses a token as Slack's Web API does (200, ok: false)
     requests: list[tuple[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     resource_requests: list[tuple[str, int]] = field(default_factory=list)
@@ -258,9 +259,11 @@ class OIDCProvider:
         token = authorization.removeprefix("Bearer ")
         if identity is None:
             self.resource_requests.append((token, HTTPStatus.UNAUTHORIZED))
+            if self.refuse_with_200:  # as Slack's Web API does: 200 and ok: false
+                return HTTPStatus.OK, {}, {"ok": False, "error": "token_expired"}
             return HTTPStatus.UNAUTHORIZED, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, {"error": "invalid"}
         self.resource_requests.append((token, HTTPStatus.OK))
-        return HTTPStatus.OK, {}, {"sub": identity.get("sub"), "email": identity.get("email")}
+        return HTTPStatus.OK, {}, {"ok": True, "sub": identity.get("sub"), "email": identity.get("email")}
 
     def userinfo(self, authorization: str) -> tuple[int, dict[str, str], Any]:
         identity = self._valid(authorization)

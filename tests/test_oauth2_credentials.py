@@ -432,6 +432,28 @@ def test_a_401_refreshes_once_and_sends_again(project, bob, provider, app, djang
     assert any("401: refreshed the OAuth2 credential ACME" in line for line in execution.logs)
 
 
+def test_a_refusal_mapped_to_401_refreshes_too(project, bob, provider, app, django_capture_on_commit_callbacks):
+    """Slack's Web API refuses an expired token with 200 and ``ok: false``; a spec that maps that
+    refusal to 401 (``ok_when`` + ``error_statuses``) gets the same refresh as a real 401."""
+    from components import services
+
+    connect(signed_in(bob), project)
+    old_access, _ = issued(provider)
+    provider.refuse_with_200 = True
+    provider.expire_access_tokens()
+    component = http_component(project, bob, provider)
+    spec = {**component.http, "ok_when": "body.ok", "error_message": "body.error"}
+    spec["error_statuses"] = {"token_expired": 401}
+    services.component_update(component=component, actor=bob, http=spec)
+    services.component_publish(component=component, actor=bob)
+
+    execution = run(component, django_capture_on_commit_callbacks)
+    assert execution.status == "succeeded", execution.error
+    new_access, _ = issued(provider)
+    assert provider.resource_requests == [(old_access, 401), (new_access, 200)]
+    assert len(provider.refresh_grants()) == 1
+
+
 def test_a_second_401_is_the_answer(project, bob, provider, app, django_capture_on_commit_callbacks):
     connect(signed_in(bob), project)
     provider.token_lifetime = 0  # every new token is refused too

@@ -150,6 +150,27 @@ def test_an_http_step_is_cut_at_its_timeout_well_within_its_lease(alice, project
     assert row.error["message"] == "wall-time limit of 1 s exceeded"
 
 
+def test_a_timed_out_http_request_is_retried_by_default(alice, project, third_party) -> None:  # type: ignore[no-untyped-def]
+    """109 is in the default ``on_codes``: a remote that did not answer in time may answer next time."""
+    slow = component_services.component_create(
+        project=project,
+        actor=alice,
+        name="Slow API",
+        kind="http",
+        outputs=[{"name": "slow", "type": "bool"}],
+        http={"method": "GET", "url": third_party.url("/slow?seconds=5"), "outputs": {"slow": "body.slow"}},
+    )
+    component_services.component_publish(component=slow, actor=alice)
+    retry = {"attempts": 2, "backoff": 0, "jitter": False}  # on_codes: the defaults
+    step = {"id": "call", "component": slow.pk, "inputs": {}, "timeout": 1, "retry": retry}
+    first = started(make_workflow(project=project, actor=alice, steps=[step]), alice)
+    engine.run_claimed(first)
+    first.refresh_from_db()
+    assert (first.status, first.error["code"], first.error["reason"]) == (StepStatus.TIMED_OUT, 109, "timeout")
+    second = StepRun.objects.get(execution=first.execution, attempt=2)
+    assert second.status == "queued"
+
+
 def test_ctx_http_calls_end_with_the_runs_wall_time(alice, project, third_party) -> None:  # type: ignore[no-untyped-def]
     code = f"def run(inputs, ctx):\n    ctx.http('GET', {third_party.url('/slow?seconds=5')!r})\n    return {{}}\n"
     waits = make_component(project=project, actor=alice, name="Waits", code=code)

@@ -40,7 +40,7 @@ STEP_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MAX_STEPS = 200
 MAX_DEFINITION_BYTES = 500_000
 WORKER_LOST = 125  # error code of an attempt whose worker died (see docs/workflows.md)
-DEFAULT_RETRY_CODES = (123, WORKER_LOST, 429, 500, 502, 503, 504)
+DEFAULT_RETRY_CODES = (109, 123, WORKER_LOST, 429, 500, 502, 503, 504)
 ON_ERROR = ("fail", "continue")
 
 

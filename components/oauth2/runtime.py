@@ -144,7 +144,9 @@ def send_http(
     try:
         runtime.prepare(carried)
         result = send()
-        if result.status == UNAUTHORIZED and runtime.after_unauthorized(carried):
+        # A 401 answer, or a 2xx refusal the spec maps to 401 (Slack's ``ok: false, token_expired``).
+        refused = result.status == UNAUTHORIZED or (result.error or {}).get("code") == UNAUTHORIZED
+        if refused and runtime.after_unauthorized(carried):
             logs.extend(result.request_log)
             logs.append(f"401: refreshed the OAuth2 credential {', '.join(sorted(carried))}; sending again")
             result = send()

@@ -53,6 +53,7 @@ CONNECTORS = (
             },
             "ok_when": "body.ok",
             "error_message": "body.description",
+            "retry_after": "body.parameters.retry_after",
         },
     ),
 )

@@ -55,6 +55,18 @@ def retry_after(headers: Mapping[str, str]) -> dict[str, float]:
     return {"retry_after": max((when - datetime.datetime.now(datetime.UTC)).total_seconds(), 0.0)}
 
 
+def _waits(spec: Mapping[str, Any], response: outbound.OutboundResponse, body: Any) -> dict[str, float]:
+    """The wait a rate-limited answer asks for: its ``Retry-After`` header, else the number of
+    seconds at the spec's ``retry_after`` body path; ``{}`` when neither says."""
+    header = retry_after(response.headers)
+    if header or not spec.get("retry_after"):
+        return header
+    seconds = lookup(response, body, spec["retry_after"])
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and 0 <= seconds < 86_400:
+        return {"retry_after": float(seconds)}
+    return {}
+
+
 def parsed_body(response: outbound.OutboundResponse) -> Any:
     """The body parsed as JSON, else its text (``None`` when empty)."""
     try:
@@ -113,7 +125,7 @@ def refused(spec: Mapping[str, Any], response: outbound.OutboundResponse) -> dic
             "message": message or response.reason or f"HTTP {response.status}",
             "status": response.status,
             "reason": reason_for(code),
-            **retry_after(response.headers),
+            **(_waits(spec, response, body) if code == 429 else retry_after(response.headers)),
         }
     if spec["ok_when"]:
         value = lookup(response, body, spec["ok_when"])
@@ -134,5 +146,5 @@ def refused(spec: Mapping[str, Any], response: outbound.OutboundResponse) -> dic
         "message": message or f"the answer says it failed ({what})",
         "status": response.status,
         "reason": reason_for(code),
-        **(retry_after(response.headers) if code == 429 else {}),
+        **(_waits(spec, response, body) if code == 429 else {}),
     }

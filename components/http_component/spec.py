@@ -175,6 +175,9 @@ class _SpecSerializer(_Strict):
     error_message = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
     ok_when = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
     fail_when = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    # Where a provider that sends no Retry-After header puts its wait, in seconds (Telegram:
+    # body.parameters.retry_after); read on a rate-limited answer when the header is absent.
+    retry_after = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
     error_statuses = serializers.DictField(
         child=serializers.IntegerField(min_value=400, max_value=599), required=False, default=dict
     )
@@ -279,7 +282,7 @@ def _shape_problems(clean: dict[str, Any], declared_outputs: set[str] | None) ->
             problems.append(f"outputs.{name}: items is the paginated list; add paginate")
         elif path != "items" and not PATH.match(path):
             problems.append(f"outputs.{name}: status, headers.<Name>, body or body.<path> (or items)")
-    for field in ("error_message", "ok_when", "fail_when"):
+    for field in ("error_message", "ok_when", "fail_when", "retry_after"):
         path = clean[field]
         if path and not BODY_PATH.match(path):
             problems.append(f"{field}: body or body.<path>")

@@ -325,7 +325,7 @@ def test_an_official_connector_is_installed_when_added_from_the_catalog(chromium
     page = signed_in_context(chromium, asgi_url, bob).new_page()
     page.goto(f"{asgi_url}/workflows/{workflow.pk}/")
     page.get_by_role("button", name="Add step").click()
-    page.get_by_label("Search components").fill("slack")
+    page.get_by_label("Search components").fill("slack: send")  # not the bot's chat.postMessage
     catalog = page.get_by_test_id("catalog")
     expect(catalog.locator("li")).to_have_count(1)
     expect(catalog.get_by_test_id("official-badge")).to_be_visible()
@@ -338,7 +338,7 @@ def test_an_official_connector_is_installed_when_added_from_the_catalog(chromium
     assert [step["component"] for step in workflow.definition["steps"]] == [installed.pk]
     # Now the project's own component: added again, it is not installed a second time.
     page.get_by_role("button", name="Add step").click()
-    page.get_by_label("Search components").fill("slack")
+    page.get_by_label("Search components").fill("slack: send")
     expect(catalog.locator("li")).to_have_count(1)
     expect(catalog.get_by_test_id("official-badge")).to_be_visible()  # still marked as official
     page.get_by_role("button", name="Add Slack: send a message", exact=True).click()

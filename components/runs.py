@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, User
 from accounts.services import member_ids, usage_consume
 from components import errors
+from components.callers import require_may_name_credentials
 from components.errors import RunError
 from components.invocation import MAX_LOG_LINES, Invocation, invoke
 from components.models import Component, ComponentVersion, Execution, Status, Trigger
@@ -84,9 +85,19 @@ def run_start(
     """Validate, count and enqueue a run; returns the queued Execution.
 
     Raises ``RunError``: 101/102 for bad inputs (recorded as a failed execution, not counted),
-    104 for an unknown version, 108 when the plan's monthly quota is used up (nothing recorded).
+    104 for an unknown version, 105 for a credential chosen by a caller who may not edit the project
+    (``components.callers``; nothing recorded), 108 when the plan's monthly quota is used up (nothing recorded).
     """
     implementation = implementation_of(component, version)
+    # Before anything is recorded or counted: a caller who may not edit the project cannot choose a credential.
+    require_may_name_credentials(
+        project=component.project,
+        specs=implementation.inputs,
+        inputs=inputs,
+        user=user,
+        api_key=api_key,
+        trigger=trigger,
+    )
     version_row = implementation if isinstance(implementation, ComponentVersion) else None
     execution = Execution(
         project=component.project,

@@ -291,7 +291,8 @@ def validate_interface(specs: Any, *, field: str) -> list[dict[str, Any]]:
     return cleaned
 
 
-def _coerce(spec: dict[str, Any], value: Any) -> Any:
+def coerce_value(spec: dict[str, Any], value: Any) -> Any:
+    """One value coerced to its declared type; raises ``Invalid`` (or ``ValueError`` and kin)."""
     coerce = TYPES[spec["type"]][0]
     return coerce(value, spec.get("subtype") or default_subtype(spec["type"]))
 
@@ -384,7 +385,7 @@ def _coerce_all(
         if any(i["name"] == name for i in incorrect):
             continue
         try:
-            result[name] = _coerce(spec, values[name])
+            result[name] = coerce_value(spec, values[name])
         except (Invalid, ValueError, TypeError, KeyError, OverflowError):
             incorrect.append({"name": name, "expected": describe(spec), "given": _given(values[name])})
     return result

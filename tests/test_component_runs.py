@@ -172,7 +172,8 @@ def test_a_caller_cannot_make_a_public_component_send_a_credential_it_does_not_n
 ):
     """A public component forwards a caller's message. Whatever shape the caller gives a
     ``{{ secrets.… }}`` reference (JSON escapes, or text the code turns into one), the host does not
-    substitute a credential the component does not name; one passed through a ``secret`` input is."""
+    substitute a credential the component does not name; one passed through a ``secret`` input is,
+    for a caller who may edit the project (a secret key), not for the publishable key."""
     import requests
 
     credentials.credential_set(project=project, actor=alice, name="STRIPE_KEY", value="sk-live-not-for-callers")
@@ -217,8 +218,22 @@ def test_a_caller_cannot_make_a_public_component_send_a_credential_it_does_not_n
         "in its code or pass it through an input of type secret",
     }
 
+    # Naming a credential is an editor's act: a publishable key may not pass a secret input at all
+    # (tests/test_secret_inputs.py), so nothing is recorded and nothing is sent.
+    sent_before, runs_before = len(third_party.requests), Execution.objects.filter(component=component).count()
     named = run('{"m": "hello"}', key="STRIPE_KEY")
-    assert named.json()["outputs"] == {"status": 200, "error": ""}, named.text
+    assert (named.status_code, named.json()["code"]) == (403, 105), named.text
+    assert Execution.objects.filter(component=component).count() == runs_before
+    assert len(third_party.requests) == sent_before
+
+    _key, secret = account_services.api_key_create(project=project, actor=alice)
+    by_editor = requests.post(
+        f"{platform}/api/v1/components/{component.pk}/run",
+        json={"payload": {"m": "hello"}, "key": "STRIPE_KEY"},
+        headers={"Authorization": f"Bearer {secret}"},
+        timeout=30,
+    )
+    assert by_editor.json()["outputs"] == {"status": 200, "error": ""}, by_editor.text
     assert third_party.requests[-1]["headers"]["X-Key"] == "sk-live-not-for-callers"
     assert not any("sk-live" in request["body"] for request in third_party.requests)
 

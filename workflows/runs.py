@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, ApiKeyKind, Permission, Project, User
 from accounts.services import require_permission, usage_consume
 from components import errors
+from components.callers import require_may_name_credentials
 from components.errors import RunError
 from components.types import coerce_inputs
 from synchronise.lib import waits
@@ -136,8 +137,9 @@ def execution_start(
     ``owner``: the project's owner, when the caller has read it already (the webhook's rate limit).
 
     Raises ``RunError``: 101/102 for bad inputs (recorded as a failed execution, not counted),
-    104 for an unknown version, 105 for a definition with problems or the draft asked for by someone
-    who may not edit, 108 when over quota.
+    104 for an unknown version, 105 for a definition with problems, the draft asked for by someone
+    who may not edit, or a credential chosen by a caller who may not edit (``components.callers``;
+    nothing recorded), 108 when over quota.
     """
     if version == DRAFT:
         _require_editor(workflow, user, api_key)
@@ -155,6 +157,15 @@ def execution_start(
     else:
         version_row = source.version if source else None
         digest = engine.plan_digest(plan)
+    # Before anything is recorded or counted: a caller who may not edit the project cannot choose a credential.
+    require_may_name_credentials(
+        project=workflow.project,
+        specs=plan.get("inputs", []),
+        inputs=inputs,
+        user=user,
+        api_key=api_key,
+        trigger=trigger,
+    )
     execution = WorkflowExecution(
         project=workflow.project,
         workflow=workflow,

@@ -8,12 +8,14 @@ for the destination and records what reaches it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from accounts import services as account_services
@@ -25,8 +27,10 @@ from components.models import Execution
 from tests import fake_api, servers
 from tests.factories import make_component, make_project, make_workflow
 from tests.marketplace_setup import make_validator
+from workflows import definition as definitions
 from workflows import runs, triggers
-from workflows.models import Trigger, WorkflowExecution
+from workflows import services as workflow_services
+from workflows.models import Trigger, WorkflowExecution, WorkflowVersion
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
@@ -275,6 +279,76 @@ def test_a_schedule_written_by_an_editor_still_names_its_credential(third_party,
     execution = runs.execution_wait(execution, timeout=30)
     assert execution.status == "succeeded", execution.error
     assert token_sent(third_party) == ADMIN
+
+
+def leaky_definition(sender: Any) -> dict[str, Any]:
+    """The binding the rule refuses: the sender's credential taken from a text input, which a
+    webhook's body fills (``ADMIN_TOKEN`` as text passes the workflow's coercion, then the step's
+    coercion makes it ``{{ secrets.ADMIN_TOKEN }}``)."""
+    return definitions.clean(
+        {
+            "inputs": [{"name": "url", "type": "text", "subtype": "url"}, {"name": "token", "type": "text"}],
+            "steps": [
+                {
+                    "id": "send",
+                    "component": sender.pk,
+                    "inputs": {"url": "{{ input.url }}", "token": "{{ input.token }}"},
+                }
+            ],
+        }
+    )
+
+
+LEAK = "send.inputs.token: token names a credential"
+
+
+def test_a_webhook_body_field_cannot_reach_a_secret_input(platform, third_party, alice, project, sender):
+    """Refused when saved; a version published before the rule is refused when the webhook starts it."""
+    url = third_party.url("/echo")
+    old = leaky_definition(sender)
+    leaky = make_workflow(
+        project=project, actor=alice, name="Leaky", publish=False, inputs=old["inputs"], steps=old["steps"]
+    )
+    assert [(p["step"], p["field"]) for p in leaky.problems] == [("send", "inputs.token")]
+    with pytest.raises(ValidationError, match=re.escape(LEAK)):
+        workflow_services.workflow_publish(workflow=leaky, actor=alice)
+
+    WorkflowVersion.objects.create(workflow=leaky, number=1, definition=old, created_by=alice)
+    _webhook, token = triggers.webhook_enable(workflow=leaky, actor=alice)
+    hook = f"{platform}{triggers.webhook_path(leaky.pk, token or '')}"
+    counts = Counts(alice, third_party)
+    answer = requests.post(hook, json={"url": url, "token": "ADMIN_TOKEN"}, timeout=30)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["code"] == 105
+    assert LEAK in answer.json()["message"]
+    assert counts.unchanged()
+
+
+def test_a_plan_made_before_the_rule_does_not_send_a_credential_chosen_by_data(third_party, alice, project, sender):
+    """A replay or restart runs its source's plan as it was; the engine looks again before the step runs."""
+    leaky = make_workflow(
+        project=project,
+        actor=alice,
+        name="Leaky",
+        inputs=[{"name": "url", "type": "text", "subtype": "url"}],
+        steps=[{"id": "send", "component": sender.pk, "inputs": {"url": "{{ input.url }}"}}],
+    )
+    plan = leaky_definition(sender)
+    plan["steps"][0]["version_id"] = sender.versions.get().pk
+    sent = len(third_party.requests)
+    execution = runs.execution_start(
+        workflow=leaky,
+        inputs={"url": third_party.url("/echo"), "token": "ADMIN_TOKEN"},
+        trigger=Trigger.REPLAY,
+        user=alice,
+        plan=plan,
+    )
+    execution = runs.execution_wait(execution, timeout=30)
+    assert execution.status == "failed"
+    step = execution.step_runs.get(step="send")
+    assert step.error["code"] == 105
+    assert LEAK in step.error["message"]
+    assert len(third_party.requests) == sent
 
 
 # --- the rule itself ----------------------------------------------------------------------

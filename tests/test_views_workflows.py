@@ -323,6 +323,36 @@ def test_secret_inputs_are_offered_the_projects_credentials(client, project, ali
     assert "s3cret" not in client.get(reverse("workflows_editor", args=[workflow.pk])).content.decode()
 
 
+def test_inputs_that_name_credentials_are_offered_only_what_validation_allows(client, project, alice, bob):  # type: ignore[no-untyped-def]
+    credentials.credential_set(project=project, actor=alice, name="API_TOKEN", value="s3cret")
+    caller = make_component(
+        project=project,
+        actor=alice,
+        name="Caller",
+        inputs=[{"name": "token", "type": "secret"}, {"name": "keys", "type": "list", "subtype": "secret"}],
+        outputs=[{"name": "anything", "type": "json"}, {"name": "token", "type": "text"}],
+    )
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        inputs=[
+            {"name": "key", "type": "secret"},
+            {"name": "keys", "type": "list", "subtype": "secret"},
+            {"name": "note", "type": "text"},
+            {"name": "body", "type": "json"},
+        ],
+        steps=[
+            {"id": "first", "component": caller.pk, "inputs": {"token": "{{ secrets.API_TOKEN }}", "keys": []}},
+            {"id": "call", "component": caller.pk, "after": ["first"]},
+        ],
+        publish=False,
+    )
+    client.force_login(bob)
+    offered = _config(client.get(reverse("workflows_editor", args=[workflow.pk])))["state"]["candidates"]["steps"]
+    assert [o["value"] for o in offered["call"]["token"]] == ["{{ secrets.API_TOKEN }}", "{{ input.key }}"]
+    assert [o["value"] for o in offered["call"]["keys"]] == ["{{ input.keys }}"]  # not the json ones
+
+
 def test_a_viewer_sees_the_editor_read_only(client, workflow, viewer):  # type: ignore[no-untyped-def]
     client.force_login(viewer)
     response = client.get(reverse("workflows_editor", args=[workflow.pk]))

@@ -10,8 +10,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from accounts.models import Membership, Project
 from components.errors import RunError
 from tests.factories import make_component, make_project, make_workflow
+from workflows import definition as definitions
 from workflows import runs, services
 from workflows.definition import compatible
+from workflows.models import WorkflowVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -143,6 +145,117 @@ def test_secrets_only_bind_whole_to_secret_inputs(alice, project) -> None:  # ty
     assert not [p for p in found if p[0] == "ok"]
     assert ("leak", "inputs.text", "text is not a secret input; credentials go to secret inputs only") in found
     assert ("mix", "inputs.text", "{{ secrets.NAME }} may only be the whole value of a secret input") in found
+
+
+@pytest.fixture
+def sender(alice, project):  # type: ignore[no-untyped-def]
+    """A component whose inputs name credentials: one, and a list of them."""
+    return make_component(
+        project=project,
+        actor=alice,
+        name="Sender",
+        inputs=[
+            {"name": "token", "type": "secret", "optional": True},
+            {"name": "keys", "type": "list", "subtype": "secret", "optional": True},
+        ],
+        outputs=[{"name": "echo", "type": "text"}],
+    )
+
+
+SENDER_INPUTS = [
+    {"name": "key", "type": "secret"},
+    {"name": "keys", "type": "list", "subtype": "secret"},
+    {"name": "note", "type": "text"},
+    {"name": "anything", "type": "json"},
+]
+ONE = "names a credential: bind it to {{ secrets.NAME }} or to a workflow input of type secret ({{ input.X }}), not to "
+MANY = (
+    "names credentials: bind it to a list of {{ secrets.NAME }} (or of workflow inputs of type secret) or to a "
+    "workflow input that is a list of secrets, not to "
+)
+CHOSEN = ", whose value the run's data would choose"
+
+
+def test_an_input_that_names_credentials_takes_a_reference_or_a_workflow_input_that_carries_secrets(
+    alice, project, sender
+) -> None:  # type: ignore[no-untyped-def]
+    allowed = {
+        "literal": {"token": SECRET},
+        "spaced": {"token": "{{secrets.API_KEY}}"},
+        "passed": {"token": "{{ input.key }}"},
+        "passed-plural": {"token": "{{inputs.key}}"},
+        "listed": {"keys": [SECRET, "{{ input.key }}", "{{ secrets.OTHER }}"]},
+        "list-passed": {"keys": "{{ input.keys }}"},
+        "none": {"keys": []},
+    }
+    workflow = draft(
+        alice,
+        project,
+        [{"id": step, "component": sender.pk, "inputs": inputs} for step, inputs in allowed.items()],
+        inputs=SENDER_INPUTS,
+    )
+    assert workflow.problems == []
+    services.workflow_publish(workflow=workflow, actor=alice)
+
+
+def test_an_input_that_names_credentials_refuses_data(alice, project, sender) -> None:  # type: ignore[no-untyped-def]
+    refused = {
+        "text-input": ("token", "{{ input.note }}", ONE + "'{{ input.note }}'"),
+        "json-input": ("token", "{{ input.anything }}", ONE + "'{{ input.anything }}'"),
+        "step-output": ("token", "{{ steps.literal.output.echo }}", ONE + "'{{ steps.literal.output.echo }}'"),
+        "filtered": ("token", "{{ input.key | lower }}", ONE + "'{{ input.key | lower }}'"),
+        "joined": ("token", "{{ secrets.API_KEY }}{{ input.note }}", ONE + "'{{ secrets.API_KEY }}{{ input.note }}'"),
+        "indexed": ("token", "{{ input.keys[0] }}", ONE + "'{{ input.keys[0] }}'"),
+        "list-to-one": ("token", "{{ input.keys }}", ONE + "'{{ input.keys }}'"),
+        "plain-name": ("token", "API_KEY", ONE + "a plain name (write {{ secrets.API_KEY }})"),
+        "pasted-value": ("token", "ghp_pasted-value", ONE + "a literal text"),
+        "number": ("token", 7, ONE + "a number"),
+        "object": ("token", {"name": "API_KEY"}, ONE + "an object"),
+        "list-of-text": ("keys", [SECRET, "{{ input.note }}"], MANY + "a list holding '{{ input.note }}'"),
+        "list-of-names": ("keys", ["API_KEY"], MANY + "a list holding a plain name (write {{ secrets.API_KEY }})"),
+        "one-to-list": ("keys", "{{ input.key }}", MANY + "'{{ input.key }}'"),
+        "list-output": ("keys", "{{ steps.literal.output.echo }}", MANY + "'{{ steps.literal.output.echo }}'"),
+    }
+    steps = [{"id": "literal", "component": sender.pk, "inputs": {"token": SECRET}}]
+    steps += [{"id": s, "component": sender.pk, "inputs": {name: value}} for s, (name, value, _) in refused.items()]
+    steps.append(
+        {"id": "each", "component": sender.pk, "for_each": "{{ input.keys }}", "inputs": {"token": "{{ item }}"}}
+    )
+    workflow = draft(alice, project, steps, inputs=SENDER_INPUTS)
+    found = problems_of(workflow)
+    for step, (name, _, message) in refused.items():
+        assert (step, f"inputs.{name}", f"{name} {message}{CHOSEN}") in found, step
+    assert ("each", "inputs.token", f"token {ONE}'{{{{ item }}}}'{CHOSEN}") in found
+    assert not [p for p in found if p[0] == "literal"]
+    assert "ghp_pasted-value" not in str(workflow.problems)  # a literal may be a pasted credential value
+    with pytest.raises(ValidationError) as publishing:
+        services.workflow_publish(workflow=workflow, actor=alice)
+    assert f"text-input.inputs.token: token {ONE}'{{{{ input.note }}}}'" in str(publishing.value)
+
+
+def test_a_version_saved_before_the_rule_is_refused_at_start(alice, project, sender) -> None:  # type: ignore[no-untyped-def]
+    """A version published before secret bindings were checked cannot start: 105 naming step and input."""
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        steps=[{"id": "send", "component": sender.pk, "inputs": {"token": SECRET}}],
+        inputs=SENDER_INPUTS,
+    )
+    old = definitions.clean(
+        {
+            "inputs": SENDER_INPUTS,
+            "steps": [{"id": "send", "component": sender.pk, "inputs": {"token": "{{ input.note }}"}}],
+        }
+    )
+    WorkflowVersion.objects.create(workflow=workflow, number=2, definition=old, created_by=alice)
+    runs.forget_cached()
+    with pytest.raises(RunError) as refused:
+        runs.execution_start(
+            workflow=workflow, inputs={"key": "API_KEY", "keys": [], "note": "OTHER", "anything": 1}, user=alice
+        )
+    assert refused.value.code == 105
+    assert f"send.inputs.token: token {ONE}'{{{{ input.note }}}}'" in refused.value.message
+    assert not workflow.executions.exists()
 
 
 def test_unpublished_components_and_error_handler_outputs_are_reported(alice, project, adder) -> None:  # type: ignore[no-untyped-def]

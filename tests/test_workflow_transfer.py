@@ -206,6 +206,26 @@ def test_a_round_trip_by_reference_in_the_same_project(alice, project, workflow,
     assert result.missing_credentials == []
 
 
+def test_an_import_that_lets_data_choose_a_credential_is_saved_with_the_problem(alice, project, elsewhere):  # type: ignore[no-untyped-def]
+    caller = make_component(
+        project=project, actor=alice, name="Caller", inputs=[{"name": "token", "type": "secret"}], outputs=[]
+    )
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        inputs=[{"name": "note", "type": "text"}],
+        steps=[{"id": "call", "component": caller.pk, "inputs": {"token": "{{ secrets.WEATHER_TOKEN }}"}}],
+    )
+    document = transfer.workflow_export(workflow=workflow)
+    assert document["credentials"] == ["WEATHER_TOKEN"]
+    document["workflow"]["definition"]["steps"][0]["inputs"]["token"] = "{{ input.note }}"  # edited by hand
+    imported = transfer.workflow_import(project=elsewhere, actor=alice, document=document).workflow
+    assert [(p["step"], p["field"]) for p in imported.problems] == [("call", "inputs.token")]
+    assert imported.problems[0]["message"].startswith("token names a credential: bind it to {{ secrets.NAME }}")
+    with pytest.raises(ValidationError, match=r"call\.inputs\.token: token names a credential"):
+        services.workflow_publish(workflow=imported, actor=alice)
+
+
 def test_a_reference_never_reaches_another_project(alice, workflow, elsewhere):  # type: ignore[no-untyped-def]
     document = transfer.workflow_export(workflow=workflow, components="reference")
     before = counts()

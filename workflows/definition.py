@@ -33,8 +33,9 @@ from typing import Any, TypedDict
 from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
-from components.types import TYPES, Invalid, default_subtype, describe, validate_interface
+from components.types import TYPES, Invalid, carries_secrets, default_subtype, describe, validate_interface
 from workflows.expressions import SECRET_BINDING, WHOLE_REFERENCE, TemplateProblem, is_expression, references
+from workflows.secret_bindings import secret_binding_problem
 
 STEP_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MAX_STEPS = 200
@@ -539,9 +540,10 @@ def _check_step_inputs(
             continue
         value = step.inputs[name]
         is_secret_binding = isinstance(value, str) and bool(SECRET_BINDING.match(value.strip()))
-        if spec["type"] == "secret":
-            if not is_secret_binding and not (isinstance(value, str) and is_expression(value)):
-                report(step.id, where, "a secret input takes {{ secrets.NAME }}")
+        if carries_secrets(spec):
+            refused = secret_binding_problem(name, spec, value, workflow_inputs)
+            if refused:
+                report(step.id, where, refused)
             continue
         if is_secret_binding:
             report(step.id, where, f"{name} is not a secret input; credentials go to secret inputs only")

@@ -60,6 +60,7 @@ from workflows.models import (
     StepStatus,
     WorkflowExecution,
 )
+from workflows.secret_bindings import secret_bindings_refused
 
 logger = logging.getLogger(__name__)
 
@@ -428,6 +429,12 @@ def _start_step(
             if not isinstance(items, list):
                 raise TemplateProblem(f"for_each must give a list, not {type(items).__name__}")
         scopes = [names] if items is None else [{**names, "item": v, "item_index": i} for i, v in enumerate(items)]
+        # Checked when the definition is, and again here: a plan made before that rule must not
+        # let data (a webhook's body, a step's output) choose the credential the host sends.
+        refused = secret_bindings_refused(step.id, step.inputs, declared, context.definition.inputs)
+        if refused:
+            error = {"code": errors.NOT_ALLOWED, "message": f"the workflow has problems: {refused}"}
+            return [StepRun.objects.create(**done, status=StepStatus.FAILED, error=error)]
         inputs = [coerce_inputs(declared, evaluate(step.inputs, scope)) for scope in scopes]
     except TemplateProblem as problem:
         error = {"code": BAD_BINDING, "message": f"binding: {problem}"}

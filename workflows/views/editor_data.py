@@ -1,8 +1,9 @@
 """What the editor page needs to know besides the draft: the component catalog, each step's
 interface, and for every step input and workflow output the sources it may be bound to.
 
-Sources are offered only where ``workflows.definition.compatible`` says the types fit, so the
-picker never proposes a binding that validation would refuse; a hand-written expression can
+Sources are offered only where ``workflows.definition.compatible`` says the types fit (for an
+input that names credentials, only what ``workflows.secret_bindings`` allows), so the picker never
+proposes a binding that validation would refuse; a hand-written expression can
 still be anything, and ``Workflow.problems`` then says what is wrong with it.
 """
 
@@ -14,9 +15,10 @@ from typing import Any
 from components import connectors
 from components.marketplace.models import Fork, Listing
 from components.models import Component, ComponentVersion
-from components.types import TYPES, describe
+from components.types import TYPES, carries_secrets, describe
 from workflows import definition as definitions
 from workflows.models import Workflow
+from workflows.secret_bindings import secret_binding_problem
 from workflows.services import interfaces_for
 
 ITEM = "{{ item }}"
@@ -144,6 +146,7 @@ def editor_state(workflow: Workflow) -> dict[str, Any]:
         Source("{{ secrets.%s }}" % name, f"secrets.{name}", "Credentials", {"type": "secret"})  # noqa: UP031
         for name in workflow.project.credentials.order_by("name").values_list("name", flat=True)
     ]
+    inputs = {spec["name"]: spec for spec in parsed.inputs}
     step_interfaces: dict[str, dict[str, Any] | None] = {}
     step_candidates: dict[str, dict[str, list[dict[str, str]]]] = {}
     for step in parsed.steps:
@@ -163,8 +166,13 @@ def editor_state(workflow: Workflow) -> dict[str, Any]:
         step_candidates[step.id] = {
             spec["name"]: [
                 source.as_option()
-                for source in (secrets if spec["type"] == "secret" else available)
-                if spec["type"] == "secret" or _fits(source, spec)
+                for source in (
+                    # An input that names credentials takes only what secret_bindings allows
+                    # (a credential, a workflow input that carries secrets), never data.
+                    [s for s in [*secrets, *available] if secret_binding_problem("", spec, s.value, inputs) is None]
+                    if carries_secrets(spec)
+                    else [s for s in available if _fits(s, spec)]
+                )
             ]
             for spec in interface.inputs
         }

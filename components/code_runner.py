@@ -57,6 +57,19 @@ def response_bytes_for(project: Project) -> int:
     return int(settings.OUTBOUND_MAX_BYTES) if limit is None else limit
 
 
+def with_idempotency_key(headers: dict[str, str], key: str) -> dict[str, str]:
+    """``headers`` of a ``ctx.http`` call with ``Idempotency-Key: <key>`` added, as ``http``
+    components send it: the same value on every attempt of a workflow step (``wf<execution>-<step>-
+    <item>``), ``execution-<id>`` for a direct run, so a receiver can apply a re-run call once. A
+    header of the component's own (any case) wins; an empty one (``""`` or ``None``) sends none."""
+    own = [name for name in headers if name.lower() == "idempotency-key"]
+    if not own:
+        return {**headers, "Idempotency-Key": key} if key else headers
+    if any(not headers[name].strip() for name in own):
+        return {name: value for name, value in headers.items() if name not in own}
+    return headers
+
+
 def run_code(invocation: Invocation, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
     from components.credentials import CredentialError, host_guard, mask, render_secrets, secret_names
@@ -125,6 +138,7 @@ def run_code(invocation: Invocation, code: str) -> Any:
                 parts = render(request, set())
         except CredentialError as error:
             return failure(error)
+        parts["headers"] = with_idempotency_key(parts["headers"], invocation.idempotency_key)
         response = send(request, parts, used)
         if oauth2 is not None and getattr(response, "status", None) == UNAUTHORIZED and oauth2.carried(used):
             try:

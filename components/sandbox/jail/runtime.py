@@ -286,7 +286,7 @@ class Context:
         self,
         method: str,
         url: str,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str | None] | None = None,
         json: Any = None,
         data: str | bytes | dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
@@ -305,7 +305,8 @@ class Context:
         request = {
             "method": method.upper(),
             "url": url,
-            "headers": {str(k): str(v) for k, v in (headers or {}).items()},
+            # None is "send no such header" (the platform's Idempotency-Key, say), not the text "None".
+            "headers": {str(k): "" if v is None else str(v) for k, v in (headers or {}).items()},
             "params": _http_params(params),
             "has_json": json is not None,
             "json": json,

@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from synchronise.lib.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
@@ -174,6 +175,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": env_
 if env_str("CELERY_KEY_PREFIX"):  # installations (or test runs) sharing one Redis keep their queues apart
     CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_KEY_PREFIX")
 CELERY_TIMEZONE = "UTC"
+# Two queues, both consumed by every worker started without -Q: steps and other work on
+# "celery"; the engine's repair loop (workflows.tick) alone on "repairs", so it runs within about
+# one step's time of being sent however long the step backlog is (Redis hands a worker the queues
+# in turn, the one it did not just take from first). docs/failure-model.md.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue("celery", Exchange("celery"), routing_key="celery"),
+    Queue("repairs", Exchange("repairs"), routing_key="repairs"),
+]
+CELERY_TASK_ROUTES = {"workflows.tick": {"queue": "repairs"}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # The workflow engine's repairs: lost workers, due retries, timeouts, queued executions.
@@ -293,8 +304,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "synchronise.lib.queryparams.Pagination",  # bounded limit/offset: 400, not 500
     "PAGE_SIZE": 50,
+    # A body nested deeper than jsonlimits.MAX_DEPTH is refused before parsing; an answer carrying
+    # text UTF-8 cannot encode (a lone surrogate already stored) is sent with U+FFFD instead of a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "synchronise.lib.jsonlimits.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "synchronise.lib.jsonlimits.SafeJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -10,11 +10,14 @@ workflow cannot starve the others.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 
 import redis
 from celery import current_app, shared_task
 
+from components import runs as component_runs
 from workflows import engine, storage
 
 INLINE_SECONDS = 0.5
@@ -59,11 +62,54 @@ def run_step(step_run_id: int) -> None:
     _continue(engine.run_step(step_run_id))
 
 
-@shared_task(name="workflows.tick", ignore_result=True, expires=5)
+TICK_LOCK = "workflows:tick-lock"
+# Held while a tick runs, so ticks do not overlap; a tick killed with its worker frees it after this.
+# Two ticks overlapping would still be correct (every repair is a conditional update), only wasted.
+TICK_LOCK_SECONDS = 5
+
+
+# On its own queue ("repairs", settings.CELERY_TASK_ROUTES), which every worker consumes next to
+# the steps: a backlog of steps cannot delay it, and it has no expiry that would drop it. Not
+# acknowledged late: a tick lost with its worker is replaced by the next one a second later.
+@shared_task(name="workflows.tick", ignore_result=True, acks_late=False)
 def tick() -> None:
-    """Periodic repairs (beat, every second): reclaim lost steps, due retries, timeouts, admissions."""
-    for step_run_id in engine.tick().dispatch:
-        run_step.delay(step_run_id)
+    """Periodic repairs (beat, every second): reclaim lost steps, due retries, timeouts, admissions,
+    and fail the component executions whose worker was lost (their lease expired)."""
+    with _tick_lock() as acquired:
+        if not acquired:  # another worker is ticking, or ticked less than half a period ago
+            return
+        for step_run_id in engine.tick().dispatch:
+            run_step.delay(step_run_id)
+        component_runs.run_repair()
+
+
+@contextmanager
+def _tick_lock() -> Iterator[bool]:
+    """At most one tick at a time. The lock is kept for half a tick period after a tick ends, so
+    the ticks beat sent while every worker was busy collapse into one run instead of repeating it."""
+    from django.conf import settings
+
+    period = cast("float", settings.CELERY_BEAT_SCHEDULE["workflows.tick"]["schedule"])
+    hold_ms = max(int(period * 500), 1)
+    acquired = _broker_set(nx=True, ex=TICK_LOCK_SECONDS)
+    try:
+        yield acquired is not False
+    finally:
+        if acquired:
+            _broker_set(xx=True, px=hold_ms)
+
+
+def _broker_set(**options: Any) -> bool | None:
+    """SET the tick lock on the broker's Redis (with the installation's key prefix); ``None`` when
+    the broker cannot say (not Redis, or unreachable): the tick runs anyway."""
+    try:
+        with current_app.pool.acquire(block=True) as connection:
+            client = getattr(getattr(connection, "default_channel", None), "client", None)
+            if client is None:
+                return None
+            return bool(client.set(TICK_LOCK, engine.worker_id(), **options))
+    except (OSError, redis.RedisError):
+        return None
 
 
 @shared_task(name="workflows.prune", ignore_result=True)

@@ -1,0 +1,108 @@
+"""The recovery bound holds at any queue depth: a worker killed with SIGKILL while hundreds of
+steps wait in the queue has its steps reclaimed within lease + one tick, not after the backlog
+has drained (docs/failure-model.md). The repair loop runs from its own queue, which every worker
+started without ``-Q`` consumes, as production starts them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from synchronise.celery import app
+from tests import servers
+from tests.factories import make_component, make_workflow
+from workflows import engine, runs
+from workflows.definition import WORKER_LOST
+from workflows.models import StepRun, StepStatus
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
+
+SLOW = """
+import time
+
+def run(inputs, ctx):
+    time.sleep(0.5)
+    return {}
+"""
+STEPS = 200  # a workflow's most; two executions of it put ~400 steps in the queue
+TIMEOUT = 3  # the step's timeout: its lease is TIMEOUT + GRACE
+GRACE = 2
+TICK = 1.0
+MARGIN = 25  # a loaded 2-core machine; the backlog below takes minutes to drain on one worker
+
+
+def group_pids(pgid: int) -> set[int]:
+    """The processes of a process group (a Celery worker: main process and pool children)."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # after the command: state, ppid, pgrp
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(alice, project) -> None:  # type: ignore[no-untyped-def]
+    slow = make_component(project=project, actor=alice, name="Slow", code=SLOW)
+    steps = [{"id": f"s{i}", "component": slow.pk, "inputs": {}, "timeout": TIMEOUT} for i in range(1, STEPS + 1)]
+    workflow = make_workflow(project=project, actor=alice, steps=steps)
+    env = {"WORKFLOW_LEASE_GRACE_SECONDS": str(GRACE), "WORKFLOW_TICK_SECONDS": str(TICK)}
+    executions = []
+    try:
+        with (
+            servers.celery_beat(**env),
+            servers.celery_worker(name="doomed", **env) as doomed,
+            servers.celery_worker(name="survivor", **env),
+        ):
+            executions = [runs.execution_start(workflow=workflow, inputs={}, user=alice) for _ in range(2)]
+            deadline = time.monotonic() + 90
+            while True:
+                assert time.monotonic() < deadline, "the doomed worker never ran a step behind a backlog"
+                doomed_pids = group_pids(doomed.pid)
+                queued = StepRun.objects.filter(execution__in=executions, status=StepStatus.QUEUED).count()
+                held = StepRun.objects.filter(execution__in=executions, status=StepStatus.RUNNING)
+                owners = {int(row.lease_owner.rsplit(":", 1)[1]) for row in held}
+                if queued >= 200 and owners & doomed_pids:
+                    break
+                time.sleep(0.05)
+            os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker, holding its step
+            killed_at = time.monotonic()
+            doomed.wait(10)
+
+            owners = [f":{pid}" for pid in doomed_pids]
+            lost = [
+                row
+                for row in StepRun.objects.filter(execution__in=executions, status=StepStatus.RUNNING)
+                if any(row.lease_owner.endswith(owner) for owner in owners)
+            ]
+            assert lost, "the killed worker held no step"
+            bound = TIMEOUT + GRACE + TICK + MARGIN
+            while True:
+                for row in lost:
+                    row.refresh_from_db()
+                if all(row.status != StepStatus.RUNNING for row in lost):
+                    break
+                waited = time.monotonic() - killed_at
+                assert waited < bound, f"lost steps not reclaimed {waited:.0f} s after the kill (bound {bound} s)"
+                time.sleep(0.2)
+            reclaimed_after = time.monotonic() - killed_at
+            backlog = StepRun.objects.filter(execution__in=executions, status=StepStatus.QUEUED).count()
+    finally:
+        for execution in executions:
+            engine.cancel(execution.pk)
+        app.control.purge()  # this run's queues: nothing left for a later test's workers
+
+    assert backlog >= 100, f"measured without a backlog ({backlog} queued when the steps were reclaimed)"
+    print(f"reclaimed {reclaimed_after:.1f} s after the kill, {backlog} steps still queued")
+    for row in lost:
+        assert row.status == StepStatus.FAILED
+        assert row.finished_at >= row.lease_expires_at  # not before its lease expired
+        assert row.error["code"] == WORKER_LOST
+        retry = StepRun.objects.get(execution=row.execution, step=row.step, attempt=row.attempt + 1)
+        assert retry.idempotency_key == row.idempotency_key  # queued again, behind the backlog

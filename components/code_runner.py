@@ -72,7 +72,14 @@ def with_idempotency_key(headers: dict[str, str], key: str) -> dict[str, str]:
 
 def run_code(invocation: Invocation, code: str) -> Any:
     """The outputs of ``run(inputs, ctx)``; raises ``RunError`` with the sandbox's code on failure."""
-    from components.credentials import CredentialError, host_guard, mask, render_secrets, secret_names
+    from components.credentials import (
+        CredentialError,
+        host_guard,
+        mask,
+        refuse_credential_in_authority,
+        render_secrets,
+        secret_names,
+    )
     from components.oauth2.runtime import UNAUTHORIZED, OAuth2Runtime
     from components.oauth2.services import OAuth2Reconnect
     from components.sandbox import Code, HttpRequest, HttpResponse, Job, get_pool
@@ -134,6 +141,7 @@ def run_code(invocation: Invocation, code: str) -> Any:
         used: set[str] = set()
         try:
             parts = render(request, used)
+            refuse_credential_in_authority(str(parts["url"]), secrets)  # before any DNS lookup of that host
             if oauth2 is not None and oauth2.prepare(used):
                 parts = render(request, set())
         except CredentialError as error:

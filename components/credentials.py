@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-import json
 import logging
 import os
 import re
@@ -31,7 +30,7 @@ from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -41,6 +40,9 @@ from django.db import transaction
 
 from accounts.models import Project, User
 from accounts.services import require_permission
+from components.masking import MASK as MASK  # re-exported: callers import it from here
+from components.masking import MIN_MASKED_LENGTH, _map_strings
+from components.masking import mask as mask
 from components.models import Credential, credential_name
 from synchronise.lib.compiled import instances, select_rows
 from synchronise.lib.outbound import OutboundBlocked
@@ -51,8 +53,6 @@ FORMAT = "v1"
 NONCE_BYTES = 12
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_VALUE_BYTES = 64 * 1024
-MASK = "••••••"
-MIN_MASKED_LENGTH = 4  # shorter values would mask ordinary words and digits everywhere
 SECRET_REFERENCE = re.compile(r"\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 LOCAL_KEY_ID = "local"
 MAX_ALLOWED_HOSTS = 50
@@ -459,39 +459,41 @@ def credentials_rotate(*, everything: bool = False) -> Rotation:
 
 # --- Masking and substitution ----------------------------------------------------------------
 
+# mask() and the walk it shares with render_secrets live in components/masking.py.
 
-def _variants(secrets: Iterable[str]) -> list[str]:
-    """Each secret and the forms it takes once URL- or JSON-encoded; longest first."""
-    found: set[str] = set()
-    for secret in secrets:
+
+class CredentialInAuthority(CredentialError):
+    """A credential was put into a URL's host name or its ``user:password@`` part; nothing was
+    looked up or sent."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"credential {name} is in the URL's host name or user:password@ part: a host name goes to DNS "
+            "servers in clear and both are shown in errors, so neither may carry a credential; send it in a "
+            "header (auth: basic for user:password), the query or the path"
+        )
+        self.name = name
+
+
+def refuse_credential_in_authority(url: str, secrets: Mapping[str, str]) -> None:
+    """Raise ``CredentialInAuthority`` when one of ``secrets`` (by name) is in the authority of ``url``
+    (``user:password@host:port``), in any case, as is or percent-encoded. Called on a rendered URL
+    before any DNS lookup. Found by position, not by parsing: a value with ``/`` or ``@`` in it
+    would move the parsed authority's end into itself."""
+    scheme = url.find("//")
+    if scheme < 0:
+        return
+    start = scheme + 2
+    ends = [position for position in (url.find(char, start) for char in "/?#\\") if position >= 0]
+    end = min(ends, default=len(url))
+    lowered = url.lower()
+    for name, secret in secrets.items():
         if not isinstance(secret, str) or len(secret) < MIN_MASKED_LENGTH:
             continue
-        found.update({secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]})
-    return sorted((v for v in found if len(v) >= MIN_MASKED_LENGTH), key=len, reverse=True)
-
-
-def mask(value: Any, secrets: Iterable[str]) -> Any:
-    """``value`` with every occurrence of each secret (of 4 characters or more) replaced by ``••••••``.
-
-    Walks strings nested in dicts (keys too), lists and tuples; other values are returned as they are.
-    """
-    variants = _variants(secrets)
-    if not variants:
-        return value
-    pattern = re.compile("|".join(re.escape(v) for v in variants))
-
-    def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            return pattern.sub(MASK, item)
-        if isinstance(item, dict):
-            return {walk(key): walk(inner) for key, inner in item.items()}
-        if isinstance(item, list):
-            return [walk(inner) for inner in item]
-        if isinstance(item, tuple):
-            return tuple(walk(inner) for inner in item)
-        return item
-
-    return walk(value)
+        for form in {secret, quote(secret, safe=""), quote(secret)}:
+            found = lowered.find(form.lower(), start)
+            if 0 <= found < end:
+                raise CredentialInAuthority(name)
 
 
 def render_secrets(
@@ -514,18 +516,7 @@ def render_secrets(
             used.add(name)
         return secrets[name]
 
-    def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            return SECRET_REFERENCE.sub(substitute, item) if "{{" in item else item
-        if isinstance(item, dict):
-            return {walk(key): walk(inner) for key, inner in item.items()}
-        if isinstance(item, list):
-            return [walk(inner) for inner in item]
-        if isinstance(item, tuple):
-            return tuple(walk(inner) for inner in item)
-        return item
-
-    return walk(value)
+    return _map_strings(value, lambda text: SECRET_REFERENCE.sub(substitute, text) if "{{" in text else text)
 
 
 CODE_SECRET_NAME = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")

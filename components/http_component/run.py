@@ -16,7 +16,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from jinja2.sandbox import SecurityError
 
-from components.credentials import CredentialError, CredentialHostRefused, host_guard, mask
+from components.credentials import (
+    CredentialError,
+    CredentialHostRefused,
+    host_guard,
+    mask,
+    refuse_credential_in_authority,
+)
 from components.http_component.answer import MISSING, TIMED_OUT, TRANSPORT_FAILED, Failed, lookup, parsed_body, refused
 from components.http_component.request import Request, Secrets, build, resolve_secret_inputs
 from components.http_component.spec import BODY_PATH, MAX_PAGES, next_problem, validate_http_spec
@@ -243,6 +249,7 @@ def run_http_component(
             message = smtp.build(spec, context)
         else:
             built = build(spec, context)
+            refuse_credential_in_authority(built.url, secrets)  # before any DNS lookup of that host
             paged = paging(spec, context)
     except ValidationError as error:
         return failed(

@@ -170,8 +170,8 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, worker, 
     account_services.user_set_roles(user=vera, role_names=["user", "marketplace_validation"])
     charlie = make_user(email="charlie@example.com", name="Charlie")
     charlies_project = make_project(owner=charlie, name="Charlie's automations")
-    # What Alice's project has to try the component with: a token Acme does not know.
-    credentials.credential_set(project=project, actor=alice, name="ACME_TEST", value="not-an-acme-token")
+    # Alice's own ACME credential, to try the component with: a token Acme does not know.
+    credentials.credential_set(project=project, actor=alice, name=CREDENTIAL, value="not-an-acme-token")
 
     # Alice (who runs the installation) registers Acme's authorization server as a custom
     # OAuth2 provider in superadmin.
@@ -199,11 +199,16 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, worker, 
     author.get_by_role("button", name="Add input").click()
     author.get_by_label("Inputs 1 name").fill("token")
     author.get_by_label("Inputs 1 type").select_option("secret")
+    # By default it uses the project's credential ACME: what people who may not choose a
+    # credential (a validator, a publishable key) run it with.
+    author.get_by_label("Inputs 1 default").fill(CREDENTIAL)
     author.get_by_role("button", name="Add output").click()
     author.get_by_label("Outputs 1 name").fill("login")
     author.get_by_label("Outputs 1 type").select_option("text")
     set_code(author, whoami_code(resource, checks_status=False))
     publish(author, "first cut")
+    component.refresh_from_db()
+    assert component.inputs == [{"name": "token", "type": "secret", "default": "{{ secrets.ACME }}"}]
 
     # She submits version 1 to the marketplace.
     submit(author, site, component)
@@ -214,8 +219,12 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, worker, 
     submission = open_latest_submission(validator, site)
     assert submission.version.number == 1
     expect(validator.get_by_test_id("submission-code")).to_contain_text("answer.json().get('email', '')")
-    # She runs it in the sandbox with a token Acme refuses: it answers an empty login, no error.
-    validator.locator("#run-inputs").fill(json.dumps({"token": "ACME_TEST"}))
+    # She runs it in the sandbox (with the author's default credential, which Acme refuses): it
+    # answers an empty login, no error. A validator may not choose the credential herself.
+    validator.locator("#run-inputs").fill(json.dumps({"token": "SOMETHING_ELSE"}))
+    validator.get_by_role("button", name="Run in the sandbox").click()
+    expect(validator.get_by_test_id("run-result")).to_contain_text("only the project's editors may choose")
+    validator.locator("#run-inputs").fill("{}")
     validator.get_by_role("button", name="Run in the sandbox").click()
     result = validator.get_by_test_id("run-result")
     expect(result).to_contain_text('"status": "succeeded"', timeout=30000)
@@ -239,13 +248,15 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, worker, 
     author.goto(f"{site}/components/{component.pk}/")
     set_code(author, whoami_code(resource, checks_status=True))
     publish(author, "raise when Acme refuses the token")
+    component.refresh_from_db()
+    assert component.inputs[0]["default"] == "{{ secrets.ACME }}"  # the editor kept it
     submit(author, site, component)
 
     # Vera approves version 2.
     submission = open_latest_submission(validator, site)
     assert submission.version.number == 2
     expect(validator.get_by_test_id("submission-code")).to_contain_text("if answer.status != 200")
-    validator.locator("#run-inputs").fill(json.dumps({"token": "ACME_TEST"}))
+    validator.locator("#run-inputs").fill("{}")
     validator.get_by_role("button", name="Run in the sandbox").click()
     expect(validator.get_by_test_id("run-result")).to_contain_text("Acme refused the token: 401", timeout=30000)
     validator.get_by_role("button", name="Approve", exact=True).click()
@@ -284,6 +295,7 @@ def test_publish_validate_discover_fork_connect_and_run(chromium, site, worker, 
     expect(visitor).to_have_url(f"{site}/components/{fork.pk}/")
     assert (fork.fork.listing, fork.fork.version_number) == (listing, 2)  # type: ignore[attr-defined]
     assert fork.code.strip() == whoami_code(resource, checks_status=True).strip()
+    expect(visitor.get_by_label("Inputs 1 default")).to_have_value(CREDENTIAL)  # his ACME, once connected
     shot(visitor, "fork-in-his-project")
 
     # He connects his Acme account as the credential ACME on the project's credentials page.

@@ -38,7 +38,18 @@
       subtype: spec.subtype || "",
       optional: !!spec.optional,
       description: spec.description || "",
+      default: defaultText(spec),
     };
+  }
+
+  // An input's default as typed text; the server coerces it to the input's type ("42" → 42) or
+  // names the problem. A secret's default shows as the credential's name, which it also takes.
+  function defaultText(spec) {
+    const value = spec.default;
+    if (value === undefined || value === null) return "";
+    if (typeof value !== "string") return JSON.stringify(value);
+    const credential = spec.type === "secret" && value.match(/^\{\{\s*secrets\.([A-Z][A-Z0-9_]*)\s*\}\}$/);
+    return credential ? credential[1] : value;
   }
 
   function spec(row) {
@@ -46,6 +57,7 @@
     if (row.subtype) out.subtype = row.subtype;
     if (row.optional) out.optional = true;
     if (row.description) out.description = row.description;
+    if (row.default !== "") out.default = row.default;
     return out;
   }
 

@@ -29,6 +29,7 @@ from typing import Any, cast
 import redis
 import redis.asyncio
 from django.conf import settings
+from django.db import connections
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,16 @@ def wait_for(
     seconds, and a last time at the deadline. Without it, only a notification sent after the
     subscription wakes the waiter. If Redis cannot be reached, ``until`` is polled every ``poll``
     seconds (without ``until``: False at the deadline). ``poll`` defaults to ``FALLBACK_POLL_SECONDS``.
+
+    The thread holds no database connection while it waits: this thread's connections go back (to
+    the web's pool, or closed) before the wait and after each look, unless a transaction still
+    uses one. A synchronous view waiting up to 120 s would otherwise keep one of the pool's few
+    connections, and a handful of slow runs would starve every other request of the process.
     """
     poll = FALLBACK_POLL_SECONDS if poll is None else poll
+    if until is not None:
+        until = _released(until)
+    release_database_connections()
     if timeout <= 0:
         return until is not None and until()
     deadline = time.monotonic() + timeout
@@ -133,6 +142,26 @@ def wait_for(
     finally:
         if pubsub is not None:
             _close(pubsub)
+
+
+def release_database_connections() -> None:
+    """Give back this thread's database connections (to the pool, or closed) — not one that a
+    transaction still uses: closing it would roll that transaction back."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
+def _released(look: Callable[[], bool]) -> Callable[[], bool]:
+    """``look``, giving the connection it used back as soon as it has looked."""
+
+    def looked() -> bool:
+        try:
+            return look()
+        finally:
+            release_database_connections()
+
+    return looked
 
 
 def _subscribe(key: str, deadline: float) -> redis.client.PubSub | None:

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.access import ServiceErrorsMixin
 from accounts.authentication import PublishableKeyAuthentication, SecretKeyAuthentication, request_api_key
 from accounts.models import ApiKeyKind, Permission, Project, User
 from accounts.services import require_permission
@@ -29,8 +30,10 @@ from components import connectors, credentials, errors, runs, services
 from components.errors import RunError
 from components.models import Component, ComponentVersion, Credential, Execution, Trigger
 from components.oauth2.serializers import OAuth2StatusSerializer, oauth2_status
+from synchronise.lib.queryparams import query_int
 
 SYNC_TIMEOUT_SECONDS = 30.0
+MAX_TIMEOUT_SECONDS = 120.0
 
 
 def actor(request: Request) -> User:
@@ -284,6 +287,15 @@ class ConnectorViewSet(viewsets.ViewSet):
         return found
 
 
+class RunOptionsSerializer(serializers.Serializer[Any]):
+    """The query string of the run endpoints (``async`` and ``version`` are read as they are)."""
+
+    timeout = serializers.FloatField(required=False, min_value=0, default=SYNC_TIMEOUT_SECONDS)
+
+    def validate_timeout(self, value: float) -> float:
+        return min(value, MAX_TIMEOUT_SECONDS)
+
+
 class RunView(APIView):
     """``POST /api/v1/components/{id}/run``: the body is the inputs."""
 
@@ -303,17 +315,23 @@ class RunView(APIView):
         responses={200: ExecutionSerializer, 202: ExecutionSerializer},
     )
     def post(self, request: Request, pk: str) -> Response:
-        return self.run(request, pk, dict(request.data), trigger=Trigger.API)
+        return self.run(request, pk, request.data, trigger=Trigger.API)
 
-    def run(self, request: Request, pk: Any, inputs: dict[str, Any], *, trigger: str) -> Response:
+    def run(self, request: Request, pk: Any, inputs: Any, *, trigger: str) -> Response:
         version = request.query_params.get("version")
+        # The query is read before anything is recorded: a bad timeout once answered 500 after the
+        # run was recorded and counted, so a retrying client ran it twice.
+        options = RunOptionsSerializer(data=request.query_params)
+        options.is_valid(raise_exception=True)
         try:
+            if not isinstance(inputs, dict):
+                raise RunError(errors.INCORRECT_INPUT, "the body must be a JSON object of inputs")
             component = runnable_component(request, pk)
             if version == runs.DRAFT:
                 self._require_editor(request, component)
             execution = runs.run_start(
                 component=component,
-                inputs=inputs,
+                inputs=dict(inputs),
                 trigger=Trigger.EDITOR if version == runs.DRAFT else trigger,
                 version=version,
                 user=request.user,  # type: ignore[arg-type]
@@ -323,8 +341,7 @@ class RunView(APIView):
             return Response(error.as_dict(), status=error.http_status)
         if request.query_params.get("async") in ("1", "true"):
             return run_response(execution)
-        timeout = min(float(request.query_params.get("timeout") or SYNC_TIMEOUT_SECONDS), 120.0)
-        return run_response(runs.run_wait(execution, timeout=timeout))
+        return run_response(runs.run_wait(execution, timeout=options.validated_data["timeout"]))
 
     def _require_editor(self, request: Request, component: Component) -> None:
         if request_api_key(request) is not None and request_api_key(request).kind == ApiKeyKind.PUBLISHABLE:  # type: ignore[union-attr]
@@ -346,7 +363,11 @@ class LegacyRunView(RunView):
         responses={200: ExecutionSerializer, 202: ExecutionSerializer},
     )
     def post(self, request: Request, pk: str = "") -> Response:
-        inputs = dict(request.data)
+        data = request.data
+        if not isinstance(data, dict):  # [1], "x", 42, null: not `{id, …inputs}`
+            error = RunError(errors.INCORRECT_INPUT, "the body must be a JSON object: {id, …inputs}")
+            return Response(error.as_dict(), status=error.http_status)
+        inputs = dict(data)
         if "id" not in inputs:
             error = RunError(errors.MISSING_ID, "the component id is missing")
             return Response(error.as_dict(), status=error.http_status)
@@ -380,8 +401,11 @@ class ExecutionViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, viewset
             queryset = queryset.filter(api_key=key)
         else:
             queryset = queryset.filter(component__in=visible_components(self.request))
-        component = self.request.query_params.get("component")
-        return queryset.filter(component_id=component) if component and component.isdigit() else queryset
+        # Bounded like every list's integer filters (a 400 beyond 64 bits, not the database's overflow);
+        # anything else than digits is ignored, as it always was.
+        digits = self.request.query_params.get("component", "").isdigit()
+        component = query_int(self.request, "component") if digits else None
+        return queryset.filter(component_id=component) if component is not None else queryset
 
 
 class CredentialSerializer(serializers.Serializer[Any]):
@@ -416,9 +440,10 @@ class CredentialChangeSerializer(serializers.Serializer[Any]):
 
 
 @extend_schema(tags=["credentials"], parameters=[OpenApiParameter("project_pk", OpenApiTypes.INT, "path")])
-class CredentialViewSet(viewsets.ViewSet):
+class CredentialViewSet(ServiceErrorsMixin, viewsets.ViewSet):
     """``/api/v1/projects/{id}/credentials/``: list names and allowed hosts (members), set, change
-    and delete (``edit``)."""
+    and delete (``edit``). A project deleted while a request is under way (the services raise
+    ``Project.DoesNotExist``) is a 404, as for an outsider."""
 
     serializer_class = CredentialSerializer
     lookup_field = "name"

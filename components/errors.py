@@ -9,6 +9,7 @@
 | 106 / 107 | output of the wrong type / missing output | 502 |
 | 108 | quota exceeded | 429 |
 | 109 to 124 | limits and sandbox errors (see docs/sandbox.md) | 422 or 504 |
+| 125 | JSON nested deeper than 64 levels: a request body; a run's outputs or a remote API's answer | 400 / 502 |
 | 490 | an OAuth2 credential the run needs was revoked or expired: reconnect it (docs/oauth2.md) | 422 |
 | ≥ 200 | raised by the component's own code (``ComponentError``) | 422 |
 """
@@ -27,6 +28,7 @@ MISSING_OUTPUT = 107
 QUOTA_EXCEEDED = 108
 WALL_TIME = 109
 EXECUTION_FAILED = 124  # the run could not complete for a reason of ours (worker lost, …)
+TOO_DEEP = 125  # JSON nested deeper than synchronise.lib.jsonlimits.MAX_DEPTH
 OAUTH2_RECONNECT = 490  # an OAuth2 credential was revoked or expired without a refresh token
 
 _HTTP_STATUS = {
@@ -40,6 +42,7 @@ _HTTP_STATUS = {
     QUOTA_EXCEEDED: 429,
     WALL_TIME: 504,
     EXECUTION_FAILED: 500,
+    TOO_DEEP: 502,  # a run's outputs; a request body that deep is refused with 400 before any run
 }
 
 

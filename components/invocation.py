@@ -19,6 +19,7 @@ from components import errors
 from components.errors import RunError
 from components.models import Component, ComponentVersion, Kind
 from components.types import carries_secrets, check_outputs
+from synchronise.lib import jsonlimits
 
 MAX_LOG_LINES = 1000
 
@@ -54,6 +55,7 @@ def invoke(invocation: Invocation) -> dict[str, Any]:
     implementation = invocation.implementation
     try:
         outputs = _run(invocation)
+        _require_storable_outputs(outputs)
         return invocation.masked(check_outputs(implementation.outputs, outputs))
     except RunError as error:
         details = error.as_dict()
@@ -63,6 +65,18 @@ def invoke(invocation: Invocation) -> dict[str, Any]:
         raise RunError(**invocation.masked(details)) from None
     finally:
         del invocation.logs[:-MAX_LOG_LINES]
+
+
+def _require_storable_outputs(outputs: Any) -> None:
+    """Raises ``RunError`` 125 for outputs nested deeper than ``jsonlimits.MAX_DEPTH`` (checked without
+    recursion, before masking and storing walk them), 106 for text UTF-8 cannot encode."""
+    if jsonlimits.too_deep(outputs):
+        limit = jsonlimits.MAX_DEPTH
+        raise RunError(errors.TOO_DEEP, f"the outputs are nested deeper than {limit} levels", limit=limit)
+    where = jsonlimits.unencodable(outputs)
+    if where is not None:
+        message = f"output {jsonlimits.scrub(where[:200])} is not valid Unicode text (a lone surrogate or NUL)"
+        raise RunError(errors.INCORRECT_OUTPUT, message)
 
 
 def _code_hidden(implementation: Component | ComponentVersion) -> bool:

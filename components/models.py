@@ -154,10 +154,16 @@ class Execution(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
+    # Set when a worker claims the run: the longest it can legitimately take, plus a grace. A running
+    # execution past it lost its worker (or the worker crashed); the repair loop fails it (124).
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes: ClassVar = [models.Index(fields=["component", "-created_at"])]
+        indexes: ClassVar = [
+            models.Index(fields=["component", "-created_at"]),
+            models.Index(fields=["status", "lease_expires_at"], name="components_exec_lease"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.component} #{self.pk} {self.status}"

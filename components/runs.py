@@ -7,9 +7,13 @@ it (queued → running, once), runs the implementation and records the outcome.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
@@ -19,12 +23,13 @@ from components.callers import require_may_name_credentials
 from components.errors import RunError
 from components.invocation import MAX_LOG_LINES, Invocation, invoke
 from components.models import Component, ComponentVersion, Execution, Status, Trigger
-from components.types import coerce_inputs
+from components.types import coerce_inputs, require_storable
 from synchronise.lib import waits
 from synchronise.lib.events import publish_change
 
 DRAFT = "draft"
 
+logger = logging.getLogger(__name__)
 
 def implementation_of(component: Component, version: int | str | None) -> Component | ComponentVersion:
     """The draft (``"draft"``), a version by number, or the latest version (``None``).
@@ -48,7 +53,10 @@ def implementation_of(component: Component, version: int | str | None) -> Compon
 def _finish(execution: Execution, *, status: str, outputs: Any = None, error: dict[str, Any] | None = None) -> None:
     now = timezone.now()
     started = execution.started_at or now
-    Execution.objects.filter(pk=execution.pk).update(
+    # Only a run still running under its lease: one the repair loop failed keeps that outcome.
+    finished = Execution.objects.filter(
+        pk=execution.pk, status=Status.RUNNING, lease_expires_at=execution.lease_expires_at
+    ).update(
         status=status,
         outputs=outputs or {},
         error=error,
@@ -58,6 +66,8 @@ def _finish(execution: Execution, *, status: str, outputs: Any = None, error: di
         duration_ms=round((now - started).total_seconds() * 1000, 3),
     )
     announce(execution)
+    if not finished:
+        return
     # Wakes run_wait in the web process. The worker runs in autocommit, where on_commit runs at
     # once; inside a transaction it waits for the commit, so a waiter never reads the old row.
     key = waits.key_for("execution", execution.pk)
@@ -84,11 +94,13 @@ def run_start(
 ) -> Execution:
     """Validate, count and enqueue a run; returns the queued Execution.
 
-    Raises ``RunError``: 101/102 for bad inputs (recorded as a failed execution, not counted),
+    Raises ``RunError``: 101/102 for bad inputs (recorded as a failed execution, not counted;
+    inputs that cannot be stored as UTF-8 JSON or nest too deep: 101, nothing recorded),
     104 for an unknown version, 105 for a credential chosen by a caller who may not edit the project
     (``components.callers``; nothing recorded), 108 when the plan's monthly quota is used up (nothing recorded).
     """
     implementation = implementation_of(component, version)
+    require_storable(inputs)  # 101, nothing recorded: a row UTF-8 cannot encode broke every list
     # Before anything is recorded or counted: a caller who may not edit the project cannot choose a credential.
     require_may_name_credentials(
         project=component.project,
@@ -149,18 +161,82 @@ def run_wait(execution: Execution, *, timeout: float) -> Execution:
 
 
 def run_execute(execution_id: int) -> None:
-    """Worker side: claim the execution and run it; a second delivery of the same id does nothing."""
+    """Worker side: claim the execution and run it; a second delivery of the same id does nothing.
+
+    A crash of ours while it runs finishes it failed (124) at once; a worker that dies leaves it to
+    ``run_repair`` once its lease has expired."""
+    now = timezone.now()
+    execution = Execution.objects.select_related("component", "version", "project").filter(pk=execution_id).first()
+    if execution is None or execution.status != Status.QUEUED:
+        return
+    lease = now + timedelta(seconds=lease_seconds(execution))
     claimed = Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now()
+        status=Status.RUNNING, started_at=now, lease_expires_at=lease
     )
     if not claimed:
         return
-    execution = Execution.objects.select_related("component", "version", "project").get(pk=execution_id)
+    execution.status, execution.started_at, execution.lease_expires_at = Status.RUNNING, now, lease
+    try:
+        _execute(execution)
+    except Exception:
+        # A bug of ours (or a value no check foresaw) must not leave the run `running`: record it and log it.
+        error = {"code": errors.EXECUTION_FAILED, "message": "the run failed for a reason of ours"}
+        if _finish_running(execution, error=error):
+            logger.exception("execution %s crashed", execution.pk)
+            return
+        raise
+
+
+def run_repair(*, now: datetime | None = None) -> int:
+    """Fail the running executions whose lease expired (their worker died or hung); returns how many.
+
+    Called by the repair loop (``workflows.tick``). Conditional on the row still running under the
+    same lease, so a worker finishing at the same moment keeps its result."""
+    now = now or timezone.now()
+    # Runs claimed before leases existed have none: lost if still running an hour after they started.
+    unleased = Q(lease_expires_at=None, started_at__lt=now - timedelta(hours=1))
+    expired = Execution.objects.filter(Q(lease_expires_at__lt=now) | unleased, status=Status.RUNNING)
+    repaired = 0
+    for execution in expired[:500]:
+        error = {"code": errors.EXECUTION_FAILED, "message": "the worker running this execution was lost"}
+        repaired += _finish_running(execution, error=error)
+    return repaired
+
+
+def _finish_running(execution: Execution, *, error: dict[str, Any]) -> bool:
+    """Fail ``execution`` if it is still running under the lease it was read with."""
+    now = timezone.now()
+    started = execution.started_at or now
+    done = Execution.objects.filter(
+        pk=execution.pk, status=Status.RUNNING, lease_expires_at=execution.lease_expires_at
+    ).update(
+        status=Status.FAILED,
+        error=error,
+        finished_at=now,
+        duration_ms=round((now - started).total_seconds() * 1000, 3),
+    )
+    if done:
+        announce(execution)
+        key = waits.key_for("execution", execution.pk)
+        transaction.on_commit(lambda: waits.notify(key), robust=True)
+    return bool(done)
+
+
+def _execute(execution: Execution) -> None:
     announce(execution)
 
     def on_logs(lines: list[str]) -> None:
         Execution.objects.filter(pk=execution.pk).update(logs=lines[-MAX_LOG_LINES:])
         announce(execution)
+def lease_seconds(execution: Execution) -> float:
+    """How long a claimed run may take before the repair loop calls its worker lost: the plan's wall
+    time (code) and the whole-request timeout (http, OAuth2 refreshes included), plus the grace."""
+    from components.code_runner import limits_for
+
+    wall = float(limits_for(execution.project).wall_seconds) + 2 * float(settings.OUTBOUND_TIMEOUT)
+    return wall + float(getattr(settings, "WORKFLOW_LEASE_GRACE_SECONDS", 10.0))
+
+
 
     invocation = Invocation(
         project=execution.project,

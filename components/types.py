@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator, validate_ipv46_address
 
 from components.errors import INCORRECT_INPUT, INCORRECT_OUTPUT, MISSING_INPUT, MISSING_OUTPUT, RunError
+from synchronise.lib import jsonlimits
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
@@ -346,6 +347,25 @@ def coerce_inputs(specs: list[dict[str, Any]], values: dict[str, Any]) -> dict[s
     if missing:
         raise RunError(MISSING_INPUT, f"missing required inputs: {', '.join(missing)}", missing=missing)
     return result
+
+
+def require_storable(values: dict[str, Any], *, what: str = "input") -> None:
+    """Raises ``RunError`` 101 naming the first input that cannot be stored and answered as UTF-8
+    JSON: one carrying a lone surrogate or NUL (``"\\ud800"``), or nested deeper than
+    ``jsonlimits.MAX_DEPTH`` with the object of inputs. Called before a run is recorded: such a
+    row once made every list of the project's executions fail."""
+    for key, value in values.items():
+        name = jsonlimits.scrub(str(key)[:64])  # the name itself may be what is broken
+        where = jsonlimits.unencodable({key: value})
+        if where is not None:
+            incorrect = [{"name": name, "expected": "text UTF-8 can encode", "given": "a lone surrogate or NUL"}]
+            message = f"{what} {jsonlimits.scrub(where[:200])} is not valid Unicode text"
+            raise RunError(INCORRECT_INPUT, message, incorrect=incorrect)
+        if jsonlimits.too_deep(value, jsonlimits.MAX_DEPTH - 1):  # the object of inputs is one level
+            limit = jsonlimits.MAX_DEPTH
+            incorrect = [{"name": name, "expected": f"JSON nested at most {limit} levels", "given": "deeper"}]
+            message = f"{what} {name} is nested deeper than {limit} levels"
+            raise RunError(INCORRECT_INPUT, message, incorrect=incorrect, limit=limit)
 
 
 def check_outputs(specs: list[dict[str, Any]], values: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from realtime import calls
 from realtime.hub import hub
 from realtime.registry import Call, CloudError
 from realtime.subscriptions import subscription_key
+from synchronise.lib import jsonlimits
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,10 @@ class CloudConsumer(AsyncWebsocketConsumer):
             await self.send_error(None, 429, "rate_limited", "too many messages; slow down")
             return
         try:
-            message = json.loads(text_data)
+            message = jsonlimits.loads(text_data, where="the message")
+        except jsonlimits.TooDeep as error:
+            await self.send_error(None, 400, "bad_message", str(error))
+            return
         except ValueError:
             await self.send_error(None, 400, "bad_message", "not valid JSON")
             return

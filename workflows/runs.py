@@ -18,7 +18,7 @@ from accounts.services import require_permission, usage_consume
 from components import errors
 from components.callers import require_may_name_credentials
 from components.errors import RunError
-from components.types import coerce_inputs
+from components.types import coerce_inputs, require_storable
 from synchronise.lib import waits
 from synchronise.lib.compiled import select_rows
 from workflows import definition as definitions
@@ -142,6 +142,7 @@ def execution_start(
     nothing recorded), 108 when over quota.
     """
     if version == DRAFT:
+    require_storable(inputs)  # 101, nothing recorded: a row UTF-8 cannot encode broke every list
         _require_editor(workflow, user, api_key)
     if idempotency_key:
         existing = WorkflowExecution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()

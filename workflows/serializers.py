@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Project
+from synchronise.lib.queryparams import IdField
 from workflows import definition as definitions
 from workflows.models import Status as ExecutionStatus
 from workflows.models import StepRun, StepStatus, Trigger, Workflow, WorkflowExecution, WorkflowVersion
@@ -180,8 +181,8 @@ class WorkflowExecutionSerializer(serializers.ModelSerializer[WorkflowExecution]
 class ExecutionFilterSerializer(serializers.Serializer[Any]):
     """The query string of ``GET /api/v1/workflow-executions/``."""
 
-    workflow = serializers.IntegerField(required=False, min_value=1)
-    project = serializers.IntegerField(required=False, min_value=1)
+    workflow = IdField(required=False)
+    project = IdField(required=False)
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
     trigger = serializers.ChoiceField(choices=Trigger.choices, required=False)
     created_after = serializers.DateTimeField(required=False, help_text="ISO 8601, inclusive.")
@@ -189,7 +190,7 @@ class ExecutionFilterSerializer(serializers.Serializer[Any]):
 
 
 class WorkflowFilterSerializer(serializers.Serializer[Any]):
-    project = serializers.IntegerField(required=False, min_value=1)
+    project = IdField(required=False)
 
 
 class RunQuerySerializer(serializers.Serializer[Any]):

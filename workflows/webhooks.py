@@ -9,7 +9,6 @@ the plan (429 with code 108 when over quota) and records the execution (trigger 
 
 from __future__ import annotations
 
-import json
 import logging
 from io import BytesIO
 from typing import Any, cast
@@ -24,9 +23,9 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from components import credentials
-from components.errors import NOT_ALLOWED, UNKNOWN_ID, RunError, http_status
+from components.errors import NOT_ALLOWED, TOO_DEEP, UNKNOWN_ID, RunError, http_status
 from components.http_component import sensitive_header
-from synchronise.lib import waits
+from synchronise.lib import jsonlimits, waits
 from workflows import runs
 from workflows.models import Status, Trigger, Webhook, WorkflowExecution
 from workflows.triggers import signature_valid, webhook_authenticate
@@ -93,7 +92,7 @@ def _parse_body(request: HttpRequest, body: bytes) -> Any:
         return None
     content_type = request.content_type or ""
     if content_type == "application/json" or content_type.endswith("+json"):
-        return json.loads(body.decode(request.encoding or "utf-8"))
+        return jsonlimits.loads(body.decode(request.encoding or "utf-8"), where="the body")
     if content_type == "application/x-www-form-urlencoded":
         return _flat(QueryDict(body, encoding=request.encoding or "utf-8"))
     if content_type == "multipart/form-data":
@@ -171,6 +170,8 @@ def _start(request: HttpRequest, workflow_id: int, token: str) -> HttpResponse |
         parsed = _parse_body(request, body)
     except MultiPartParserError as invalid:
         return _error(400, 101, f"the form cannot be read: {invalid}")
+    except jsonlimits.TooDeep as error:
+        return _error(400, TOO_DEEP, str(error), limit=error.limit)
     except (ValueError, UnicodeDecodeError):
         return _error(400, 101, "the body is not valid JSON")
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()

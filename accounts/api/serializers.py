@@ -222,8 +222,9 @@ class UsageSerializer(serializers.Serializer[Any]):
 
 
 class UsageQuerySerializer(serializers.Serializer[Any]):
+    # Year 0000 matches the pattern but is no date (Python's dates start at year 1): refused, not a 500.
     month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM; the current month by default."
+        r"^(?!0000)\d{4}-(0[1-9]|1[0-2])$", required=False, help_text="YYYY-MM; the current month by default."
     )
 
     def validated_day(self) -> datetime.date | None:

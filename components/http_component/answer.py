@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from synchronise.lib import outbound
+from components.errors import TOO_DEEP
+from synchronise.lib import jsonlimits, outbound
 
 MISSING = object()
 TRANSPORT_FAILED = 502
@@ -68,11 +69,20 @@ def _waits(spec: Mapping[str, Any], response: outbound.OutboundResponse, body: A
 
 
 def parsed_body(response: outbound.OutboundResponse) -> Any:
-    """The body parsed as JSON, else its text (``None`` when empty)."""
+    """The body parsed as JSON, else its text (``None`` when empty).
+
+    Raises ``Failed`` 125 for JSON nested deeper than ``jsonlimits.MAX_DEPTH``, before parsing it:
+    every later step (masking, output paths, storing) would otherwise meet it.
+    """
+    if not response.content:
+        return None
+    text = response.text
     try:
-        return response.json() if response.content else None
+        return jsonlimits.loads(text, where="the answer")
+    except jsonlimits.TooDeep as error:
+        raise Failed(TOO_DEEP, f"the remote API's {error}", reason="remote", limit=error.limit) from None
     except ValueError:
-        return response.text
+        return text
 
 
 def lookup(response: outbound.OutboundResponse, body: Any, path: str) -> Any:

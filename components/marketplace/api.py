@@ -24,6 +24,7 @@ from components.api import ComponentSerializer, visible_components
 from components.marketplace import queries, services
 from components.marketplace.models import Fork, Listing, ListingState, Submission
 from components.models import Component
+from synchronise.lib.queryparams import query_int
 
 
 def _errors(error: ValidationError) -> DRFValidationError:
@@ -130,7 +131,7 @@ class MarketplaceComponentViewSet(viewsets.ViewSet):
         listings = queries.public_listings(
             q=params.get("q", "")[:200],
             tag=params.get("tag", "")[:40],
-            publisher=int(publisher) if publisher.isdigit() else None,
+            publisher=query_int(request, "publisher", minimum=1) if publisher.isdigit() else None,
             order=order,
         )[:100]
         return Response(ListingSerializer([queries.listing_summary(li) for li in listings], many=True).data)

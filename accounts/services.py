@@ -17,6 +17,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -456,6 +457,16 @@ def usage_consume(
             return UsageCheck(allowed=False, used=used, quota=quota)
         _count(ProjectUsage, "project", project.pk, month, requests)
     return UsageCheck(allowed=True, used=used, quota=quota)
+
+
+def usage_give_back(*, project: Project, requests: int = 1, day: datetime.date | None = None) -> None:
+    """Undo ``usage_consume`` of ``requests`` counted for ``project`` in ``day``'s month: a run taken
+    back because its task could not be sent (the broker was down, ``synchronise/outages.py``)."""
+    month = month_start(day)
+    owner = project.owner()
+    if owner is not None:
+        AccountUsage.objects.filter(user=owner, month=month, count__gte=requests).update(count=F("count") - requests)
+    ProjectUsage.objects.filter(project=project, month=month, count__gte=requests).update(count=F("count") - requests)
 
 
 def _count(

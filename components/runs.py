@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
-from accounts.services import member_ids, usage_consume
+from accounts.services import member_ids, usage_consume, usage_give_back
 from components import errors
 from components.callers import require_may_name_credentials
 from components.errors import RunError
@@ -26,10 +26,11 @@ from components.models import Component, ComponentVersion, Execution, Status, Tr
 from components.types import coerce_inputs, require_storable
 from synchronise.lib import waits
 from synchronise.lib.events import publish_change
+from synchronise.outages import send_or_take_back
 
 DRAFT = "draft"
-
 logger = logging.getLogger(__name__)
+
 
 def implementation_of(component: Component, version: int | str | None) -> Component | ComponentVersion:
     """The draft (``"draft"``), a version by number, or the latest version (``None``).
@@ -65,9 +66,9 @@ def _finish(execution: Execution, *, status: str, outputs: Any = None, error: di
         finished_at=now,
         duration_ms=round((now - started).total_seconds() * 1000, 3),
     )
-    announce(execution)
     if not finished:
         return
+    announce(execution)
     # Wakes run_wait in the web process. The worker runs in autocommit, where on_commit runs at
     # once; inside a transaction it waits for the commit, so a waiter never reads the old row.
     key = waits.key_for("execution", execution.pk)
@@ -99,8 +100,8 @@ def run_start(
     104 for an unknown version, 105 for a credential chosen by a caller who may not edit the project
     (``components.callers``; nothing recorded), 108 when the plan's monthly quota is used up (nothing recorded).
     """
-    implementation = implementation_of(component, version)
     require_storable(inputs)  # 101, nothing recorded: a row UTF-8 cannot encode broke every list
+    implementation = implementation_of(component, version)
     # Before anything is recorded or counted: a caller who may not edit the project cannot choose a credential.
     require_may_name_credentials(
         project=component.project,
@@ -138,11 +139,23 @@ def run_start(
                 quota=usage.quota,
                 used=usage.used,
             )
-        from components.tasks import run_component
-
-        transaction.on_commit(lambda: run_component.delay(execution.pk))
+        transaction.on_commit(lambda: _enqueue(execution))
         announce(execution)
     return execution
+
+
+def _enqueue(execution: Execution) -> None:
+    """Send the committed run to a worker. With the broker (Redis) down, the run is taken back,
+    row and count, and the caller answered 503 (``ServiceUnavailable``): nothing would ever send it
+    again (component executions have no resend), and a caller retrying after the 503 must not find
+    it run twice or counted twice."""
+    from components.tasks import run_component
+
+    def take_back() -> None:
+        if Execution.objects.filter(pk=execution.pk, status=Status.QUEUED).delete()[0]:
+            usage_give_back(project=execution.project, day=execution.created_at.date())
+
+    send_or_take_back(lambda: run_component.delay(execution.pk), take_back)
 
 
 def run_wait(execution: Execution, *, timeout: float) -> Execution:
@@ -158,6 +171,15 @@ def run_wait(execution: Execution, *, timeout: float) -> Execution:
 
     waits.wait_for(waits.key_for("execution", execution.pk), timeout, until=finished)
     return execution
+
+
+def lease_seconds(execution: Execution) -> float:
+    """How long a claimed run may take before the repair loop calls its worker lost: the plan's wall
+    time (code) and the whole-request timeout (http, OAuth2 refreshes included), plus the grace."""
+    from components.code_runner import limits_for
+
+    wall = float(limits_for(execution.project).wall_seconds) + 2 * float(settings.OUTBOUND_TIMEOUT)
+    return wall + float(getattr(settings, "WORKFLOW_LEASE_GRACE_SECONDS", 10.0))
 
 
 def run_execute(execution_id: int) -> None:
@@ -228,15 +250,6 @@ def _execute(execution: Execution) -> None:
     def on_logs(lines: list[str]) -> None:
         Execution.objects.filter(pk=execution.pk).update(logs=lines[-MAX_LOG_LINES:])
         announce(execution)
-def lease_seconds(execution: Execution) -> float:
-    """How long a claimed run may take before the repair loop calls its worker lost: the plan's wall
-    time (code) and the whole-request timeout (http, OAuth2 refreshes included), plus the grace."""
-    from components.code_runner import limits_for
-
-    wall = float(limits_for(execution.project).wall_seconds) + 2 * float(settings.OUTBOUND_TIMEOUT)
-    return wall + float(getattr(settings, "WORKFLOW_LEASE_GRACE_SECONDS", 10.0))
-
-
 
     invocation = Invocation(
         project=execution.project,

@@ -13,6 +13,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from synchronise.outages import RETRY_AFTER_SECONDS, outage_body
+
 TIMEOUT_SECONDS = 2
 
 
@@ -73,4 +75,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
             services[name] = {"status": "ok"}
     down = [name for name, result in services.items() if result["status"] != "ok"]
     body = {"status": "down" if down else "ok", "down": down, "services": services}
-    return JsonResponse(body, status=503 if down else 200)
+    if not down:
+        return JsonResponse(body)
+    # An outage's answer (synchronise/outages.py), with the report of each service.
+    response = JsonResponse({**outage_body(", ".join(down)), **body}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

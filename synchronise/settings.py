@@ -74,6 +74,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Innermost, so it sees a view's exception first: PostgreSQL or Redis down answers 503 with
+    # Retry-After instead of 500 (synchronise/outages.py, docs/failure-model.md).
+    "synchronise.outages.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "synchronise.urls"
@@ -118,7 +121,13 @@ else:
         # ASGI runs each request's database work on a thread of its own, so Django's persistent
         # connections would pile up per thread: the web keeps a psycopg pool instead. Celery
         # worker processes swap it for one persistent connection (synchronise/celery.py).
-        _db["OPTIONS"] = {"pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 8), "timeout": 10}}
+        # `timeout`: how long a request waits for a connection, also when PostgreSQL is down (then 503).
+        _pool = {
+            "min_size": 1,
+            "max_size": env_int("DATABASE_POOL_SIZE", 8),
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+        }
+        _db["OPTIONS"] = {"pool": _pool}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -136,7 +145,7 @@ if REDIS_URL:
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_ENGINE = "synchronise.sessions"  # Django's cache sessions; Redis down is a 503, not a sign-out
     _channel_address = REDIS_URL
     CELERY_BROKER_URL = REDIS_URL
 else:
@@ -317,7 +326,7 @@ REST_FRAMEWORK = {
         "synchronise.lib.jsonlimits.SafeJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    "EXCEPTION_HANDLER": "synchronise.outages.exception_handler",  # DRF's, with outages answered 503
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Synchronise API",

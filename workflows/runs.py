@@ -14,13 +14,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, ApiKeyKind, Permission, Project, User
-from accounts.services import require_permission, usage_consume
+from accounts.services import require_permission, usage_consume, usage_give_back
 from components import errors
 from components.callers import require_may_name_credentials
 from components.errors import RunError
 from components.types import coerce_inputs, require_storable
 from synchronise.lib import waits
 from synchronise.lib.compiled import select_rows
+from synchronise.outages import send_or_take_back
 from workflows import definition as definitions
 from workflows import engine
 from workflows.models import (
@@ -141,8 +142,8 @@ def execution_start(
     who may not edit, or a credential chosen by a caller who may not edit (``components.callers``;
     nothing recorded), 108 when over quota.
     """
-    if version == DRAFT:
     require_storable(inputs)  # 101, nothing recorded: a row UTF-8 cannot encode broke every list
+    if version == DRAFT:
         _require_editor(workflow, user, api_key)
     if idempotency_key:
         existing = WorkflowExecution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
@@ -239,9 +240,17 @@ def execution_record_refused(
 
 
 def _dispatch_advance(execution: WorkflowExecution) -> None:
+    """Once committed, the first task; with the broker down the execution is taken back (row and
+    count) and the caller answered 503, rather than left queued until the repair loop's next tick
+    after Redis returns (it would run then: the tick advances queued executions) while its caller,
+    told 503, sends it again."""
     from workflows.tasks import advance_execution
 
-    transaction.on_commit(lambda: advance_execution.delay(execution.pk))
+    def take_back() -> None:
+        if WorkflowExecution.objects.filter(pk=execution.pk, status=Status.QUEUED).delete()[0]:
+            usage_give_back(project=execution.project, day=execution.created_at.date())
+
+    transaction.on_commit(lambda: send_or_take_back(lambda: advance_execution.delay(execution.pk), take_back))
 
 
 def execution_wait(execution: WorkflowExecution, *, timeout: float) -> WorkflowExecution:

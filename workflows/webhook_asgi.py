@@ -28,6 +28,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse
 
 from components.errors import EXECUTION_FAILED, INCORRECT_INPUT
+from synchronise.outages import log_outage, outage_of, outage_response
 from workflows.webhooks import MAX_BODY_BYTES, _error, webhook
 
 logger = logging.getLogger(__name__)
@@ -67,9 +68,16 @@ class WebhookFastPath:
             response = await webhook(request, workflow_id=workflow_id, token=token)
         except SuspiciousOperation as refused:  # e.g. a form with too many fields: 400, as Django answers
             response = _error(400, INCORRECT_INPUT, f"bad request: {refused}")
-        except Exception:
-            logger.exception("webhook of workflow %s failed", workflow_id)
-            response = _error(500, EXECUTION_FAILED, "internal error")
+        except Exception as error:
+            # OutageMiddleware's rule, here where no middleware runs: PostgreSQL or Redis down is a
+            # 503 with Retry-After (the throttle's cache read, the lookup, the start, the wait).
+            service = outage_of(error)
+            if service is not None:
+                log_outage(service, error, f"webhook of workflow {workflow_id}")
+                response = outage_response(service)
+            else:
+                logger.exception("webhook of workflow %s failed", workflow_id)
+                response = _error(500, EXECUTION_FAILED, "internal error")
         await _send_response(response, send)
 
 

@@ -832,4 +832,6 @@ def test_superadmin_adds_a_custom_provider_with_a_write_only_secret(provider, al
     listing = client.get("/superadmin/components/oauth2app/").content.decode()
     assert "OAUTH_GITHUB_CLIENT_ID in the environment wins" in listing
 
-    assert signed_in(charlie).get("/superadmin/components/oauth2app/").status_code in (302, 403)
+    refused = signed_in(charlie).get("/superadmin/components/oauth2app/")
+    assert refused.status_code == 302
+    assert refused["Location"].startswith("/superadmin/login/")

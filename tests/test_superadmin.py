@@ -29,13 +29,20 @@ def test_anonymous_visitors_are_sent_to_the_allauth_login(client, db):
     assert "next=" in response.redirect_chain[-1][0]
 
 
-def test_it_rejects_a_signed_in_non_staff_user(client, root, charlie):
+def test_it_rejects_a_signed_in_non_staff_user(client, root, charlie, project):
+    # The same page shows the project to staff: what the refusal hides is there to hide.
+    client.force_login(root)
+    assert "Alice&#x27;s project" in client.get("/superadmin/accounts/project/").content.decode()
+
     assert not charlie.is_staff
     client.force_login(charlie)
     assert client.get("/superadmin/login/").status_code == 403
     response = client.get("/superadmin/accounts/project/")
-    assert response.status_code in (302, 403)
-    assert b"Alice" not in response.content
+    assert response.status_code == 302
+    assert response["Location"] == "/superadmin/login/?next=/superadmin/accounts/project/"
+    refused = client.get(response["Location"])
+    assert refused.status_code == 403
+    assert "Alice" not in refused.content.decode()
 
 
 def test_admin_login_form_is_the_allauth_one(client, root):

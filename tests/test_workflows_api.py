@@ -377,10 +377,10 @@ def test_a_publishable_key_reads_only_the_executions_it_started_and_changes_noth
     assert api(client, "get", f"workflow-executions/{someone_elses.pk}/", **publishable).status_code == 404
     listed = api(client, "get", "workflow-executions/", **publishable).json()["results"]
     assert [e["id"] for e in listed] == [mine["id"]]
-    assert api(client, "post", f"workflow-executions/{mine['id']}/cancel/", **publishable).status_code in (401, 403)
-    assert api(client, "get", "workflows/", **publishable).status_code in (401, 403)
-    assert api(client, "get", f"workflows/{workflow.pk}/", **publishable).status_code in (401, 403)
-    assert api(client, "patch", f"workflows/{workflow.pk}/", {"name": "x"}, **publishable).status_code in (401, 403)
+    assert api(client, "post", f"workflow-executions/{mine['id']}/cancel/", **publishable).status_code == 403
+    assert api(client, "get", "workflows/", **publishable).status_code == 401
+    assert api(client, "get", f"workflows/{workflow.pk}/", **publishable).status_code == 401
+    assert api(client, "patch", f"workflows/{workflow.pk}/", {"name": "x"}, **publishable).status_code == 401
 
 
 # --- The original route -------------------------------------------------------------------------

@@ -136,7 +136,6 @@ def test_the_list_refreshes_when_a_component_is_added(chromium, asgi_url, alice,
 
 def test_run_shows_outputs_and_log_lines(chromium, asgi_url, alice, bob, project, artifacts):
     """Runs the draft through a real Celery worker and the sandbox; logs arrive over the socket."""
-    pytest.importorskip("components.sandbox")
     from components import services
     from tests import servers
 

@@ -162,7 +162,6 @@ def open_latest_submission(page: Page, site: str) -> Submission:
 
 
 def test_publish_validate_discover_fork_connect_and_run(chromium, site, worker, provider, alice, project, artifacts):  # type: ignore[no-untyped-def]
-    pytest.importorskip("components.sandbox")
     shot = Shots(artifacts)
     resource = f"{provider.url}/resource"
     # Vera holds the validation role; like every superadmin user she is staff.

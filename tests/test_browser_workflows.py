@@ -83,7 +83,6 @@ def bind(page: Page, step_id: str, name: str, label: str) -> None:
 
 
 def test_build_run_and_break_a_workflow(chromium, asgi_url, alice, bob, charlie, project, components, artifacts):  # type: ignore[no-untyped-def]
-    pytest.importorskip("components.sandbox")
     from tests import servers
 
     page = signed_in_context(chromium, asgi_url, bob).new_page()
@@ -212,7 +211,6 @@ def test_build_run_and_break_a_workflow(chromium, asgi_url, alice, bob, charlie,
 def test_the_execution_list_follows_a_run_and_the_execution_page_shows_its_steps(
     chromium, asgi_url, alice, bob, project, components, artifacts
 ):  # type: ignore[no-untyped-def]
-    pytest.importorskip("components.sandbox")
     from tests import servers
     from tests.factories import make_workflow
 

@@ -6,7 +6,6 @@ The attacks live in test_sandbox_escape.py. These tests start real zygote proces
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -529,27 +528,3 @@ def test_a_forked_worker_gets_its_own_pool_and_leaves_the_parents_alone(pool: Po
     assert os.WEXITSTATUS(status) == 0
     assert pool.zygote_pid == parent_zygote
     assert run(pool, "def run(inputs, ctx):\n    return {'still': True}\n").outputs == {"still": True}
-
-
-def test_timing_sanity(pool: Pool) -> None:
-    """Not a timed assertion: prints the round trip on this machine (docs/sandbox.md has the numbers)."""
-    code = "def run(inputs, ctx):\n    return {'x': 1}\n"
-    samples: dict[str, list[float]] = {"spare ready": [], "back to back": []}
-    for label, gap in (("spare ready", 0.02), ("back to back", 0.0)):
-        for _ in range(60):
-            started = time.perf_counter()
-            outcome = pool.run(Job(code=code, inputs={}, idempotency_key="t"))
-            samples[label].append((time.perf_counter() - started) * 1000)
-            assert outcome.ok
-            time.sleep(gap)
-    cold_pool = Pool()
-    try:
-        started = time.perf_counter()
-        assert cold_pool.run(Job(code=code, inputs={}, idempotency_key="t")).ok
-        cold = (time.perf_counter() - started) * 1000
-    finally:
-        cold_pool.close()
-    for label, values in samples.items():
-        values.sort()
-        print(f"sandbox round trip, {label}: median {statistics.median(values):.2f} ms, p99 {values[-1]:.2f} ms")
-    print(f"sandbox round trip, cold (zygote start + first job): {cold:.0f} ms")

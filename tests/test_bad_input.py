@@ -78,6 +78,22 @@ def test_a_lone_surrogate_is_refused_with_101_naming_the_input(public_client, co
     nothing_recorded()
 
 
+def test_any_json_body_with_a_lone_surrogate_is_a_400_naming_the_field(alice, project, component):
+    client = signed_in(alice)
+    for text in ("\ud800", "a\u0000b"):
+        response = post_raw(client, "/api/v1/components/", json.dumps({"project": project.pk, "name": text}))
+        assert response.status_code == 400, response.content
+        assert response.json()["incorrect"][0]["name"] == "name"
+        patch = client.patch(
+            f"/api/v1/components/{component.pk}/", json.dumps({"tags": ["ok", text]}), content_type="application/json"
+        )
+        assert patch.status_code == 400, patch.content
+        assert "tags.1" in patch.json()["message"]
+    assert Component.objects.count() == 1
+    component.refresh_from_db()
+    assert component.tags == []
+
+
 def test_rows_stored_before_with_a_lone_surrogate_do_not_break_the_lists(alice, project, component, workflow):
     broken = {"x": "\ud800"}
     if connection.vendor == "postgresql":

@@ -116,9 +116,13 @@ class LimitedJSONParser(JSONParser):
         if text_depth(text) > MAX_DEPTH:
             raise BodyTooDeep()
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_constant=_refuse_constant)
         except ValueError as error:
             raise ParseError(f"JSON parse error - {error}") from None
+        where = unencodable(data)
+        if where is not None:  # PostgreSQL refuses such text (a 500 when saved), UTF-8 cannot answer it
+            raise BodyNotText(where)
+        return data
 
 
 class BodyTooDeep(ParseError):
@@ -131,11 +135,28 @@ class BodyTooDeep(ParseError):
         self.detail = body
 
 
+class BodyNotText(ParseError):
+    """400 ``{code: 101, message, incorrect: [{name, …}]}``: a string in the body (``where``, a dotted
+    path whose first part is the field, or the input on a run route) with a lone surrogate or NUL."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        where = scrub(where[:200])
+        name = where.split(".", 1)[0][:64]
+        body: Any = {
+            "code": INCORRECT_INPUT_CODE,
+            "message": f"{where or 'the body'} is not valid Unicode text (a lone surrogate or NUL)",
+            "incorrect": [{"name": name, "expected": "text UTF-8 can encode", "given": "a lone surrogate or NUL"}],
+        }
+        self.detail = body
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
 TOO_DEEP_CODE = 125  # components.errors.TOO_DEEP (the lib sits below the apps)
+INCORRECT_INPUT_CODE = 101  # components.errors.INCORRECT_INPUT
 
 
 class SafeJSONRenderer(JSONRenderer):

@@ -8,14 +8,19 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
+from django.conf import settings
+from django.utils import timezone
 
 from synchronise.celery import app
+from synchronise.lib import waits
 from tests import servers
 from tests.factories import make_component, make_workflow
-from workflows import engine, runs
+from workflows import engine, runs, tasks
 from workflows.definition import WORKER_LOST
 from workflows.models import StepRun, StepStatus
 
@@ -106,3 +111,30 @@ def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(
         assert row.error["code"] == WORKER_LOST
         retry = StepRun.objects.get(execution=row.execution, step=row.step, attempt=row.attempt + 1)
         assert retry.idempotency_key == row.idempotency_key  # queued again, behind the backlog
+
+
+def test_one_tick_at_a_time_and_queued_ticks_collapse(alice, project) -> None:  # type: ignore[no-untyped-def]
+    """A tick skips while another holds the lock, and the lock outlives a tick by half a period,
+    so the ticks queued while every worker was busy do not each repeat the repairs."""
+    component = make_component(project=project, actor=alice, name="Slow", code=SLOW)
+    workflow = make_workflow(project=project, actor=alice, steps=[{"id": "a", "component": component.pk, "inputs": {}}])
+    execution = runs.execution_start(workflow=workflow, inputs={}, user=alice)  # no worker: nothing runs it
+    claimed = engine.advance(execution.pk, claim=True).claimed  # leased to this process, as a worker would be
+    assert claimed is not None
+    StepRun.objects.filter(pk=claimed.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))  # lost
+    client = redis.Redis.from_url(waits.redis_url())
+    lock = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "") + tasks.TICK_LOCK
+    try:
+        client.set(lock, "another worker", ex=5)
+        tasks.tick()
+        assert StepRun.objects.get(pk=claimed.pk).status == StepStatus.RUNNING  # skipped: another is ticking
+
+        client.delete(lock)
+        tasks.tick()
+        assert StepRun.objects.get(pk=claimed.pk).status == StepStatus.FAILED  # reclaimed
+        period = settings.CELERY_BEAT_SCHEDULE["workflows.tick"]["schedule"]
+        assert 0 < client.pttl(lock) <= period * 500  # held half a period more: the next queued tick skips
+    finally:
+        client.delete(lock)
+        engine.cancel(execution.pk)
+        app.control.purge()

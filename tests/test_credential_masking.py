@@ -24,7 +24,7 @@ SECRET = "Sk-Live/9f+Qz7Xw%Lm2"  # mixed case and characters that percent- and J
 
 
 @pytest.fixture
-def api(settings, monkeypatch) -> Iterator[fake_api.FakeApi]:  # type: ignore[no-untyped-def]
+def api(settings, monkeypatch) -> Iterator[fake_api.FakeApi]:
     fake_api.loopback_only(monkeypatch)
     with fake_api.serve() as server:
         settings.OUTBOUND_ALLOW = [server.destination]
@@ -51,6 +51,11 @@ def run(component: Any, capture: Callable[[], Any], inputs: dict[str, Any] | Non
     run_execute(execution.pk)
     execution.refresh_from_db()
     return execution
+
+
+def error_of(execution: Execution) -> dict[str, Any]:
+    assert execution.error is not None
+    return dict(execution.error)
 
 
 def http_component(project: Any, actor: Any, spec: dict[str, Any], outputs: list[str]) -> Any:
@@ -109,8 +114,8 @@ def test_an_http_component_refuses_a_credential_in_url_userinfo(
     execution = run(component, django_capture_on_commit_callbacks)
 
     assert execution.status == "failed"
-    assert execution.error["code"] == 400
-    assert "credential TOKEN is in the URL's host name or user:password@ part" in execution.error["message"]
+    assert error_of(execution)["code"] == 400
+    assert "credential TOKEN is in the URL's host name or user:password@ part" in error_of(execution)["message"]
     assert api.requests == []  # nothing was sent
     assert lookups == []  # nor looked up
     assert_nothing_leaks(execution, secret=secret, user="robot")
@@ -130,7 +135,7 @@ def test_ctx_http_refuses_a_credential_in_url_userinfo(
     execution = run(code_component(project, alice, code), django_capture_on_commit_callbacks)
 
     assert execution.status == "failed"
-    assert "credential TOKEN is in the URL's host name or user:password@ part" in execution.error["message"]
+    assert "credential TOKEN is in the URL's host name or user:password@ part" in error_of(execution)["message"]
     assert api.requests == []
     assert lookups == []
     assert_nothing_leaks(execution, secret=secret, user="robot")
@@ -161,8 +166,8 @@ def test_an_http_component_refuses_a_credential_in_the_host_name_before_any_look
     execution = run(http_component(project, alice, spec, ["status"]), django_capture_on_commit_callbacks)
 
     assert execution.status == "failed"
-    assert execution.error["code"] == 400
-    assert "credential TOKEN is in the URL's host name or user:password@ part" in execution.error["message"]
+    assert error_of(execution)["code"] == 400
+    assert "credential TOKEN is in the URL's host name or user:password@ part" in error_of(execution)["message"]
     assert not [host for host in lookups if "hostlabelsecret42" in host.lower()]  # never looked up
     assert api.requests == []
     assert_nothing_leaks(execution, secret="HostLabelSecret42")
@@ -180,7 +185,7 @@ def test_ctx_http_refuses_a_credential_in_the_host_name_before_any_lookup(
     execution = run(code_component(project, alice, code), django_capture_on_commit_callbacks)
 
     assert execution.status == "failed"  # an unanswered ctx.http raises in the component's code
-    assert "credential TOKEN is in the URL's host name or user:password@ part" in execution.error["message"]
+    assert "credential TOKEN is in the URL's host name or user:password@ part" in error_of(execution)["message"]
     assert not [host for host in lookups if "hostlabelsecret43" in host.lower()]
     assert_nothing_leaks(execution, secret="HostLabelSecret43")
 
@@ -195,7 +200,7 @@ def test_a_credential_typed_into_a_host_name_is_refused_too(
     execution = run(http_component(project, alice, spec, ["status"]), django_capture_on_commit_callbacks)
 
     assert execution.status == "failed"
-    assert "credential TOKEN is in the URL's host name" in execution.error["message"]
+    assert "credential TOKEN is in the URL's host name" in error_of(execution)["message"]
     assert not [host for host in lookups if "typedinhost77" in host.lower()]
     assert_nothing_leaks(execution, secret="TypedInHost77")
 
@@ -263,7 +268,7 @@ def test_a_deeply_nested_answer_in_a_project_with_a_credential_finishes_the_run(
     # The run ends (it used to stay "running": masking crashed on recursion). The answer is refused
     # by the nesting limit (docs/components.md); masking itself walks any depth (the test below).
     assert execution.status == "failed"
-    assert execution.error["code"] == 125
+    assert error_of(execution)["code"] == 125
     assert execution.finished_at is not None
     assert_nothing_leaks(execution)
 

@@ -37,7 +37,7 @@ def slow_api() -> Iterator[fake_api.FakeApi]:
 
 
 @pytest.fixture(scope="module")
-def platform(django_db_setup, django_db_blocker, slow_api) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def platform(django_db_setup, django_db_blocker, slow_api) -> Iterator[str]:
     with (
         django_db_blocker.unblock(),
         servers.asgi_server(OUTBOUND_ALLOW=slow_api.destination, DATABASE_POOL_SIZE=str(POOL_SIZE)) as url,
@@ -68,7 +68,7 @@ def get(url: str, *, key: str, timeout: float) -> int:
 
 
 @pytest.fixture
-def slow_component(alice, project, slow_api):  # type: ignore[no-untyped-def]
+def slow_component(alice, project, slow_api):
     component = services.component_create(
         project=project,
         actor=alice,
@@ -83,7 +83,7 @@ def slow_component(alice, project, slow_api):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def slow_workflow(alice, project, slow_component):  # type: ignore[no-untyped-def]
+def slow_workflow(alice, project, slow_component):
     return make_workflow(
         project=project,
         actor=alice,
@@ -102,7 +102,7 @@ ROUTES = {
 
 
 @pytest.mark.parametrize("route", list(ROUTES))
-def test_slow_sync_runs_do_not_starve_other_requests(platform, alice, project, slow_component, slow_workflow, route):  # type: ignore[no-untyped-def]
+def test_slow_sync_runs_do_not_starve_other_requests(platform, alice, project, slow_component, slow_workflow, route):
     _secret_key, secret = account_services.api_key_create(project=project, actor=alice)
     _public_key, publishable = account_services.api_key_create(project=project, actor=alice, kind="publishable")
     path, body, legacy = ROUTES[route](slow_component, slow_workflow)

@@ -212,6 +212,8 @@ def test_it_starts_the_whole_platform_and_stops_it_on_ctrl_c(tmp_path):
 def test_a_dead_worker_or_beat_is_restarted_and_the_platform_keeps_working(tmp_path):
     with platform(tmp_path, via_make=True) as (process, output, port):
         worker, beat = celery_main(process.pid, "worker"), celery_main(process.pid, "beat")
+        assert worker is not None
+        assert beat is not None
         os.kill(worker, signal.SIGKILL)  # the main process only: its pool child is orphaned
         os.kill(beat, signal.SIGKILL)
         deadline = time.monotonic() + 30

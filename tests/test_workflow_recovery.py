@@ -10,6 +10,7 @@ import signal
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -53,17 +54,20 @@ def group_pids(pgid: int) -> set[int]:
     return pids
 
 
-def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(alice, project) -> None:  # type: ignore[no-untyped-def]
+def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(alice, project) -> None:
     slow = make_component(project=project, actor=alice, name="Slow", code=SLOW)
     steps = [{"id": f"s{i}", "component": slow.pk, "inputs": {}, "timeout": TIMEOUT} for i in range(1, STEPS + 1)]
     workflow = make_workflow(project=project, actor=alice, steps=steps)
-    env = {"WORKFLOW_LEASE_GRACE_SECONDS": str(GRACE), "WORKFLOW_TICK_SECONDS": str(TICK)}
     executions = []
     try:
         with (
-            servers.celery_beat(**env),
-            servers.celery_worker(name="doomed", **env) as doomed,
-            servers.celery_worker(name="survivor", **env),
+            servers.celery_beat(WORKFLOW_LEASE_GRACE_SECONDS=str(GRACE), WORKFLOW_TICK_SECONDS=str(TICK)),
+            servers.celery_worker(
+                name="doomed", WORKFLOW_LEASE_GRACE_SECONDS=str(GRACE), WORKFLOW_TICK_SECONDS=str(TICK)
+            ) as doomed,
+            servers.celery_worker(
+                name="survivor", WORKFLOW_LEASE_GRACE_SECONDS=str(GRACE), WORKFLOW_TICK_SECONDS=str(TICK)
+            ),
         ):
             executions = [runs.execution_start(workflow=workflow, inputs={}, user=alice) for _ in range(2)]
             deadline = time.monotonic() + 90
@@ -80,11 +84,10 @@ def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(
             killed_at = time.monotonic()
             doomed.wait(10)
 
-            owners = [f":{pid}" for pid in doomed_pids]
             lost = [
                 row
                 for row in StepRun.objects.filter(execution__in=executions, status=StepStatus.RUNNING)
-                if any(row.lease_owner.endswith(owner) for owner in owners)
+                if int(row.lease_owner.rsplit(":", 1)[1]) in doomed_pids
             ]
             assert lost, "the killed worker held no step"
             bound = TIMEOUT + GRACE + TICK + MARGIN
@@ -107,13 +110,16 @@ def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(
     print(f"reclaimed {reclaimed_after:.1f} s after the kill, {backlog} steps still queued")
     for row in lost:
         assert row.status == StepStatus.FAILED
+        assert row.finished_at is not None
+        assert row.lease_expires_at is not None
         assert row.finished_at >= row.lease_expires_at  # not before its lease expired
+        assert row.error is not None
         assert row.error["code"] == WORKER_LOST
         retry = StepRun.objects.get(execution=row.execution, step=row.step, attempt=row.attempt + 1)
         assert retry.idempotency_key == row.idempotency_key  # queued again, behind the backlog
 
 
-def test_one_tick_at_a_time_and_queued_ticks_collapse(alice, project) -> None:  # type: ignore[no-untyped-def]
+def test_one_tick_at_a_time_and_queued_ticks_collapse(alice, project) -> None:
     """A tick skips while another holds the lock, and the lock outlives a tick by half a period,
     so the ticks queued while every worker was busy do not each repeat the repairs."""
     component = make_component(project=project, actor=alice, name="Slow", code=SLOW)
@@ -123,7 +129,7 @@ def test_one_tick_at_a_time_and_queued_ticks_collapse(alice, project) -> None:  
     assert claimed is not None
     StepRun.objects.filter(pk=claimed.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))  # lost
     client = redis.Redis.from_url(waits.redis_url())
-    lock = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "") + tasks.TICK_LOCK
+    lock = str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")) + tasks.TICK_LOCK
     try:
         client.set(lock, "another worker", ex=5)
         tasks.tick()
@@ -132,7 +138,7 @@ def test_one_tick_at_a_time_and_queued_ticks_collapse(alice, project) -> None:  
         client.delete(lock)
         tasks.tick()
         assert StepRun.objects.get(pk=claimed.pk).status == StepStatus.FAILED  # reclaimed
-        period = settings.CELERY_BEAT_SCHEDULE["workflows.tick"]["schedule"]
+        period = cast("float", settings.CELERY_BEAT_SCHEDULE["workflows.tick"]["schedule"])
         assert 0 < client.pttl(lock) <= period * 500  # held half a period more: the next queued tick skips
     finally:
         client.delete(lock)

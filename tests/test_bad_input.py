@@ -108,6 +108,11 @@ def test_rows_stored_before_with_a_lone_surrogate_do_not_break_the_lists(alice, 
         response = client.get(url)
         assert response.status_code == 200, (url, response.content[:300])
         assert response.json()["results"][0]["inputs"] == {"x": "\ufffd"}
+    run = WorkflowExecution.objects.get()
+    for page in (f"/workflows/executions/{run.pk}/", f"/workflows/executions/{run.pk}/timeline/"):
+        response = client.get(page)
+        assert response.status_code == 200, (page, response.content[:300])
+        assert "\ufffd" in response.content.decode()
     execution = Execution.objects.get()
     for name, params in (("listExecutions", {"component_id": component.pk}), ("getExecution", {"id": execution.pk})):
         response = client.post(f"/api/v1/cloud/{name}", params, format="json")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.models import ComponentVersion
+from synchronise.lib import jsonlimits
 from workflows import definition as definitions
 from workflows.models import StepRun, StepStatus, WorkflowExecution
 
@@ -15,7 +16,8 @@ ACTIVE = {StepStatus.PENDING, StepStatus.WAITING, StepStatus.QUEUED, StepStatus.
 
 
 def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False, default=str)
+    # Scrubbed: a row stored with a lone surrogate (SQLite keeps one) must not make the page fail.
+    return jsonlimits.scrub(json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False, default=str))
 
 
 @dataclass

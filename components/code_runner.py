@@ -113,10 +113,15 @@ def run_code(invocation: Invocation, code: str) -> Any:
             reconnect.add(f"ConnectionError: {message}")
         return HttpResponse(status=0, headers={}, body=b"", error=message)
 
+    walled = f"the run's wall-time limit of {limits.wall_seconds:g} s was reached during a ctx.http call"
+
     def send(request: HttpRequest, parts: dict[str, Any], used: set[str]) -> Any:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return HttpResponse(status=0, headers={}, body=b"", error="the run's wall-time limit was reached")
+            return HttpResponse(status=0, headers={}, body=b"", error=walled)
+        # Cut by the run's wall time rather than OUTBOUND_TIMEOUT: a timeout then is the run's (109),
+        # whether the sandbox's timer or this call's ends first.
+        cut_by_wall_time = remaining < float(settings.OUTBOUND_TIMEOUT)
         try:
             return outbound.request(
                 request.method,
@@ -129,6 +134,9 @@ def run_code(invocation: Invocation, code: str) -> Any:
         except outbound.OutboundTooLarge as error:
             message = mask(f"response size limit of {response_bytes[0]} bytes exceeded: {error}", secrets.values())
             too_large.add(f"ConnectionError: {message}")
+            return HttpResponse(status=0, headers={}, body=b"", error=message)
+        except outbound.OutboundTimeout as error:
+            message = walled if cut_by_wall_time else mask(str(error), secrets.values())
             return HttpResponse(status=0, headers={}, body=b"", error=message)
         except outbound.OutboundError as error:
             return HttpResponse(status=0, headers={}, body=b"", error=mask(str(error), secrets.values()))
@@ -184,6 +192,9 @@ def run_code(invocation: Invocation, code: str) -> Any:
             # Left uncaught, a revoked OAuth2 credential fails the run with its own code: reconnect it.
             message = error["message"].removeprefix("ConnectionError: ")
             error = {**error, "code": errors.OAUTH2_RECONNECT, "message": message, "reason": "oauth2_reconnect"}
+        elif error.get("code") == Code.EXCEPTION and error.get("message") == f"ConnectionError: {walled}":
+            # Left uncaught, a call cut by the run's wall time times the run out, as the sandbox's timer would.
+            error = {**error, "code": errors.WALL_TIME, "message": walled}
         elif error.get("code") == Code.EXCEPTION and error.get("message") in too_large:
             # Left uncaught, the cut-off answer is the plan's limit at work, not a bug in the code.
             message = error["message"].removeprefix("ConnectionError: ")

@@ -182,5 +182,6 @@ def test_ctx_http_calls_end_with_the_runs_wall_time(alice, project, third_party)
     engine.run_claimed(row)
     assert time.monotonic() - clock < 3  # not the 5 s the server takes, nor OUTBOUND_TIMEOUT
     row.refresh_from_db()
-    assert row.status in (StepStatus.TIMED_OUT, StepStatus.FAILED), row.error
-    assert row.error["code"] in (109, 120), row.error  # the deadline, or the ConnectionError it raised
+    # Timed out, whether the sandbox's timer or the call cut at the wall time ended it first.
+    assert row.status == StepStatus.TIMED_OUT, row.error
+    assert row.error["code"] == 109, row.error

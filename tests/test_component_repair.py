@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -129,3 +132,34 @@ def test_a_worker_that_finishes_after_the_repair_does_not_overwrite_it(
     execution.refresh_from_db()
     assert execution.status == Status.FAILED
     assert execution.outputs == {}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.services
+def test_a_run_whose_worker_is_killed_is_failed_by_the_repair_loop(alice, project):
+    """A real worker, SIGKILLed while it runs a component; beat's repair loop on a second worker
+    fails the run once its lease (wall time + 2 x outbound timeout + grace: 2 + 2 + 1 s) expires."""
+    from tests import servers
+
+    code = "import time\n\ndef run(inputs, ctx):\n    time.sleep(30)\n    return {}\n"
+    component = make_component(project=project, actor=alice, code=code)
+    env = {"SANDBOX_WALL_SECONDS": "2", "OUTBOUND_TIMEOUT": "1", "WORKFLOW_LEASE_GRACE_SECONDS": "1"}
+    with servers.celery_worker(name="doomed", **env) as doomed:
+        execution = run_start(component=component, inputs={})
+        deadline = time.monotonic() + 60
+        while Execution.objects.get(pk=execution.pk).status != Status.RUNNING:
+            assert time.monotonic() < deadline, "no worker took the run"
+            time.sleep(0.05)
+        os.killpg(doomed.pid, signal.SIGKILL)  # the whole worker: main process and its child
+        doomed.wait(10)
+    execution.refresh_from_db()
+    assert execution.status == Status.RUNNING  # nobody finished it: its worker is gone
+    with servers.celery_beat(**env), servers.celery_worker(name="survivor", **env):
+        deadline = time.monotonic() + 60
+        while not Execution.objects.get(pk=execution.pk).is_finished:
+            assert time.monotonic() < deadline, "the repair loop never failed the run"
+            time.sleep(0.1)
+    execution.refresh_from_db()
+    assert execution.status == Status.FAILED
+    assert execution.error == {"code": 124, "message": "the worker running this execution was lost"}
+    assert execution.finished_at >= execution.lease_expires_at

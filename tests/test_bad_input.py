@@ -228,3 +228,19 @@ def test_deleting_a_credential_while_its_project_is_deleted_is_a_404(alice, bob,
     assert deleted, "the project was not deleted during the request"
     assert response.status_code == 404, response.content
     assert "detail" in response.json()
+
+
+@pytest.mark.django_db(transaction=True)  # the webhook is an async view: its thread needs committed rows
+def test_a_webhook_refuses_deep_json_and_lone_surrogates_before_recording(client, alice, workflow):
+    from workflows import triggers
+
+    _webhook, token = triggers.webhook_enable(workflow=workflow, actor=alice, respond="accepted")
+    assert token is not None
+    path = triggers.webhook_path(workflow.pk, token)
+    deep = client.post(path, '{"x": ' + "[" * 900 + "]" * 900 + "}", content_type="application/json")
+    assert deep.status_code == 400, deep.content
+    assert deep.json()["code"] == 125
+    surrogate = client.post(path, json.dumps({"x": "\ud800"}), content_type="application/json")
+    assert surrogate.status_code == 400, surrogate.content
+    assert surrogate.json()["code"] == 101
+    nothing_recorded()

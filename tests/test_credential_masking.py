@@ -190,6 +190,28 @@ def test_ctx_http_refuses_a_credential_in_the_host_name_before_any_lookup(
     assert_nothing_leaks(execution, secret="HostLabelSecret43")
 
 
+def test_an_email_component_refuses_a_credential_in_the_smtp_host_before_any_lookup(
+    project, alice, lookups, django_capture_on_commit_callbacks
+):
+    credential_set(project=project, actor=alice, name="TOKEN", value="MailHostSecret44")
+    spec = {
+        "method": "POST",
+        "url": "smtp://{{ secrets.TOKEN }}.example.invalid:587",
+        "body": {
+            "type": "email",
+            "value": {"from": "ops@example.com", "to": "a@example.com", "subject": "s", "text": "hi"},
+        },
+        "outputs": {"status": "status"},
+    }
+    execution = run(http_component(project, alice, spec, ["status"]), django_capture_on_commit_callbacks)
+
+    assert execution.status == "failed"
+    assert error_of(execution)["code"] == 400
+    assert "credential TOKEN is in the URL's host name" in error_of(execution)["message"]
+    assert not [host for host in lookups if "mailhostsecret44" in host.lower()]
+    assert_nothing_leaks(execution, secret="MailHostSecret44")
+
+
 def test_a_credential_typed_into_a_host_name_is_refused_too(
     project, alice, api, lookups, django_capture_on_commit_callbacks
 ):

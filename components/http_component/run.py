@@ -247,6 +247,7 @@ def run_http_component(
             from components.http_component import smtp
 
             message = smtp.build(spec, context)
+            refuse_credential_in_authority(f"smtp://{message.host}/", secrets)  # before any DNS lookup
         else:
             built = build(spec, context)
             refuse_credential_in_authority(built.url, secrets)  # before any DNS lookup of that host

@@ -131,6 +131,7 @@ def test_unknown_function_suggests_close_names(alice):
         ('{"type": "cloud.run", "function": "testEcho"}', "bad_message"),  # no request_id
         ('{"type": "cloud.run", "request_id": "x", "function": 5}', "bad_message"),
         ("x" * 70_000, "message_too_large"),
+        ("[" * 5000 + "]" * 5000, "bad_message"),  # nested deeper than the JSON limit: refused before parsing
     ],
 )
 def test_bad_messages_get_an_error_and_the_socket_survives(alice, raw, code):

@@ -10,7 +10,7 @@ import signal
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis
@@ -38,6 +38,12 @@ STEPS = 200  # a workflow's most; two executions of it put ~400 steps in the que
 TIMEOUT = 3  # the step's timeout: its lease is TIMEOUT + GRACE
 GRACE = 2
 TICK = 1.0
+RESEND = 3  # a queued step nobody took for this long is sent again (its message may be lost)
+ENV: dict[str, Any] = {
+    "WORKFLOW_LEASE_GRACE_SECONDS": str(GRACE),
+    "WORKFLOW_TICK_SECONDS": str(TICK),
+    "WORKFLOW_RESEND_SECONDS": str(RESEND),
+}
 MARGIN = 25  # a loaded 2-core machine; the backlog below takes minutes to drain on one worker
 
 
@@ -54,6 +60,11 @@ def group_pids(pgid: int) -> set[int]:
     return pids
 
 
+def broker_queue_length(queue: str) -> int:
+    client = redis.Redis.from_url(waits.redis_url())
+    return int(client.llen(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")) + queue))
+
+
 def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(alice, project) -> None:
     slow = make_component(project=project, actor=alice, name="Slow", code=SLOW)
     steps = [{"id": f"s{i}", "component": slow.pk, "inputs": {}, "timeout": TIMEOUT} for i in range(1, STEPS + 1)]
@@ -61,13 +72,9 @@ def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(
     executions = []
     try:
         with (
-            servers.celery_beat(WORKFLOW_LEASE_GRACE_SECONDS=str(GRACE), WORKFLOW_TICK_SECONDS=str(TICK)),
-            servers.celery_worker(
-                name="doomed", WORKFLOW_LEASE_GRACE_SECONDS=str(GRACE), WORKFLOW_TICK_SECONDS=str(TICK)
-            ) as doomed,
-            servers.celery_worker(
-                name="survivor", WORKFLOW_LEASE_GRACE_SECONDS=str(GRACE), WORKFLOW_TICK_SECONDS=str(TICK)
-            ),
+            servers.celery_beat(**ENV),
+            servers.celery_worker(name="doomed", **ENV) as doomed,
+            servers.celery_worker(name="survivor", **ENV),
         ):
             executions = [runs.execution_start(workflow=workflow, inputs={}, user=alice) for _ in range(2)]
             deadline = time.monotonic() + 90
@@ -100,14 +107,19 @@ def test_a_killed_workers_steps_are_reclaimed_within_the_bound_behind_a_backlog(
                 assert waited < bound, f"lost steps not reclaimed {waited:.0f} s after the kill (bound {bound} s)"
                 time.sleep(0.2)
             reclaimed_after = time.monotonic() - killed_at
+            time.sleep(2 * RESEND)  # the queued steps are stale by now, and their messages still queued
             backlog = StepRun.objects.filter(execution__in=executions, status=StepStatus.QUEUED).count()
+            messages = broker_queue_length("celery")
     finally:
         for execution in executions:
             engine.cancel(execution.pk)
         app.control.purge()  # this run's queues: nothing left for a later test's workers
 
     assert backlog >= 100, f"measured without a backlog ({backlog} queued when the steps were reclaimed)"
-    print(f"reclaimed {reclaimed_after:.1f} s after the kill, {backlog} steps still queued")
+    print(f"reclaimed {reclaimed_after:.1f} s after the kill, {backlog} steps still queued, {messages} messages")
+    # Steps waiting behind a backlog are not lost: they are not sent again every RESEND seconds,
+    # which would multiply the queue (each copy is a no-op when its turn comes, but a broker hop).
+    assert messages <= backlog + 20, f"{messages} messages queued for {backlog} queued steps"
     for row in lost:
         assert row.status == StepStatus.FAILED
         assert row.finished_at is not None
@@ -142,5 +154,27 @@ def test_one_tick_at_a_time_and_queued_ticks_collapse(alice, project) -> None:
         assert 0 < client.pttl(lock) <= period * 500  # held half a period more: the next queued tick skips
     finally:
         client.delete(lock)
+        engine.cancel(execution.pk)
+        app.control.purge()
+
+
+def test_a_queued_step_is_sent_again_only_when_its_message_can_be_lost(alice, project) -> None:
+    """A step queued longer than WORKFLOW_RESEND_SECONDS is sent again when fewer messages wait
+    than such steps (a message was lost: Redis restarted, say), not when it waits behind a backlog."""
+    component = make_component(project=project, actor=alice, name="Slow", code=SLOW)
+    workflow = make_workflow(project=project, actor=alice, steps=[{"id": "a", "component": component.pk, "inputs": {}}])
+    execution = runs.execution_start(workflow=workflow, inputs={}, user=alice)  # no worker: nothing runs it
+    try:
+        (queued,) = engine.advance(execution.pk).others
+        old = timezone.now() - timedelta(seconds=settings.WORKFLOW_RESEND_SECONDS + 1)
+
+        StepRun.objects.filter(pk=queued).update(next_attempt_at=old)
+        report = engine.tick(messages_queued=1)  # a message waits for it, behind others perhaps
+        assert (report.resent, report.dispatch) == (0, [])
+
+        report = engine.tick(messages_queued=0)  # nothing waits: its message was lost
+        assert (report.resent, report.dispatch) == (1, [queued])
+        assert engine.tick(messages_queued=0).resent == 0  # sent again once, not every tick
+    finally:
         engine.cancel(execution.pk)
         app.control.purge()

@@ -825,8 +825,9 @@ class TickReport:
     dispatch: list[int] = field(default_factory=list)
 
 
-def tick() -> TickReport:
-    """One pass of repairs (see the module's docstring); returns what it did and what to dispatch."""
+def tick(*, messages_queued: int = 0) -> TickReport:
+    """One pass of repairs (see the module's docstring); returns what it did and what to dispatch.
+    ``messages_queued``: how many messages wait in the steps' queue (``tasks.tick`` asks the broker)."""
     report = TickReport()
     now = timezone.now()
     for row in StepRun.objects.filter(status=StepStatus.RUNNING, lease_expires_at__lt=now).select_related("execution")[
@@ -843,9 +844,13 @@ def tick() -> TickReport:
         )
         report.dispatch += due
     stale = now - timedelta(seconds=_setting("WORKFLOW_RESEND_SECONDS", 30))
-    lost = list(
-        StepRun.objects.filter(status=StepStatus.QUEUED, next_attempt_at__lt=stale).values_list("pk", flat=True)[:1000]
-    )
+    stale_rows = StepRun.objects.filter(status=StepStatus.QUEUED, next_attempt_at__lt=stale)
+    lost = list(stale_rows.order_by("next_attempt_at").values_list("pk", flat=True)[:1000])
+    # A queued step nobody took for a while may have lost its message, or be waiting behind a
+    # backlog. Only as many as there are such steps beyond the messages waiting can be lost (the
+    # oldest are sent again): re-sending every one behind a backlog would add a copy of each
+    # waiting step every period, each a no-op broker hop when its turn comes.
+    lost = lost[: max(len(lost) - messages_queued, 0)]
     if lost:
         StepRun.objects.filter(pk__in=lost, status=StepStatus.QUEUED).update(next_attempt_at=now)
         report.resent = len(lost)

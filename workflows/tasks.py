@@ -25,14 +25,19 @@ INLINE_SECONDS = 0.5
 
 def _others_waiting() -> bool:
     """Whether messages wait in the default queue (one LLEN on the broker's Redis)."""
+    return _queued_messages() > 0  # a broker that cannot say (0): keep the chain here
+
+
+def _queued_messages() -> int:
+    """How many messages wait in the default queue; 0 when the broker cannot say."""
     try:
         # The connection pool (a new connection costs ms); celery's stubs call its items producers.
         with current_app.pool.acquire(block=True) as connection:
             channel = getattr(connection, "default_channel", None)
             client = getattr(channel, "client", None)  # Redis transports only
-            return bool(client is not None and client.llen(current_app.conf.task_default_queue))
-    except (OSError, redis.RedisError):  # a broker that cannot say: keep the chain here
-        return False
+            return int(client.llen(current_app.conf.task_default_queue)) if client is not None else 0
+    except (OSError, redis.RedisError):
+        return 0
 
 
 def _continue(following: engine.Next) -> None:
@@ -78,7 +83,7 @@ def tick() -> None:
     with _tick_lock() as acquired:
         if not acquired:  # another worker is ticking, or ticked less than half a period ago
             return
-        for step_run_id in engine.tick().dispatch:
+        for step_run_id in engine.tick(messages_queued=_queued_messages()).dispatch:
             run_step.delay(step_run_id)
         component_runs.run_repair()
 

@@ -5,21 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0004_plan_size_limits'),
-        ('components', '0005_marketplace'),
+        ("accounts", "0004_plan_size_limits"),
+        ("components", "0005_marketplace"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='execution',
-            name='lease_expires_at',
+            model_name="execution",
+            name="lease_expires_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['status', 'lease_expires_at'], name='components_exec_lease'),
+            model_name="execution",
+            index=models.Index(fields=["status", "lease_expires_at"], name="components_exec_lease"),
         ),
     ]

@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import URLPattern, path, reverse
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from components.marketplace import services
 from components.marketplace.models import Collection, Listing, ListingState, Submission
+from components.types import carries_secrets
 
 
 @admin.register(Submission)
@@ -28,7 +29,11 @@ class SubmissionAdmin(admin.ModelAdmin[Submission]):
     list_display = ("name", "publisher", "version_number", "state", "closed_source", "submitted_by", "created_at")
     list_filter = ("state", "closed_source")
     search_fields = ("name", "description", "listing__project__name")
-    ordering = ("state", "created_at")
+    # What waits for a validator first, oldest first; then what was decided.
+    ordering = (
+        Case(When(state=ListingState.SUBMITTED, then=Value(0)), default=Value(1), output_field=IntegerField()).asc(),
+        "created_at",
+    )
     actions = ("approve_selected",)
     change_form_template = "superadmin/marketplace_submission.html"
     readonly_fields = (
@@ -105,7 +110,10 @@ class SubmissionAdmin(admin.ModelAdmin[Submission]):
                 reject_form=RejectForm(),
                 run_url=reverse("api-component-run", args=[submission.listing.component_id])
                 + f"?version={submission.version.number}",
-                example_inputs=json.dumps({spec["name"]: "" for spec in submission.version.inputs}),
+                # Inputs that name credentials are left out: a validator runs them with their defaults.
+                example_inputs=json.dumps(
+                    {spec["name"]: "" for spec in submission.version.inputs if not carries_secrets(spec)}
+                ),
             )
         return super().change_view(request, object_id, form_url, extra)
 

@@ -4,13 +4,15 @@ run permission."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 
 from accounts import services as account_services
 from components.marketplace.models import Collection
 from tests.apiclient import API, signed_in
-from tests.factories import make_user
+from tests.factories import make_component, make_user
 from tests.marketplace_setup import listed, make_greeter, make_validator, submit
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +64,29 @@ def test_a_validator_may_run_the_submitted_version_an_outsider_may_not(alice, bo
     assert signed_in(vera).post(run, {"name": "Ada"}, format="json").status_code == 202
     refused = signed_in(charlie).post(run, {"name": "Ada"}, format="json")
     assert (refused.status_code, refused.json()["code"]) == (404, 104)
+
+
+def test_the_queue_lists_what_waits_for_a_validator_first(alice, bob, project):
+    vera = make_validator()
+    decided = listed(make_greeter(project=project, actor=bob, name="Aardvark"), bob, vera).latest_submission()
+    waiting = submit(make_greeter(project=project, actor=bob, name="Zebra"), bob)
+    page = admin_client(vera).get("/superadmin/components/submission/")
+    assert page.status_code == 200
+    listed_ids = [submission.pk for submission in page.context["cl"].result_list]
+    assert listed_ids == [waiting.pk, decided.pk]  # "submitted" sorts after "approved" by name; waiting comes first
+
+
+def test_the_sandbox_form_leaves_out_inputs_that_name_credentials(alice, bob, project):
+    token = {"name": "token", "type": "secret", "default": "{{ secrets.ACME }}"}
+    component = make_component(
+        project=project,
+        actor=bob,
+        name="Whoami",
+        code="def run(inputs, ctx):\n    return {}\n",
+        inputs=[{"name": "login", "type": "text"}, token],
+    )
+    submission = submit(component, bob)
+    page = admin_client(make_validator()).get(f"/superadmin/components/submission/{submission.pk}/change/")
+    assert page.status_code == 200
+    # A validator may not choose a credential (105): the form starts from the inputs she may fill.
+    assert json.loads(page.context["example_inputs"]) == {"login": ""}

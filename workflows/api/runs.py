@@ -133,9 +133,10 @@ class WorkflowRunView(APIView):
             )
         except RunError as error:
             return Response(error.as_dict(), status=error.http_status)
-        if not options["run_async"]:
-            execution = runs.execution_wait(execution, timeout=options["timeout"])
-        return self.answer(execution)
+        if options["run_async"]:
+            # 202 at once, however far a fast worker got before the answer was read.
+            return Response(execution_body(execution), status=status.HTTP_202_ACCEPTED)
+        return self.answer(runs.execution_wait(execution, timeout=options["timeout"]))
 
     def answer(self, execution: WorkflowExecution) -> Response:
         body = execution_body(execution)

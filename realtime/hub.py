@@ -5,7 +5,7 @@ process receives **one** message per change whatever the number of its sockets; 
 then finds the local sockets subscribed to the changed calls and tells each directly. This
 replaces a channel-layer group per subscription (a Redis round trip per subscribe, and one
 queued message per socket per change), which is what made fan-out to thousands of sockets
-take seconds (see ``shared/notes/realtime.md``).
+take seconds (docs/realtime.md).
 """
 
 from __future__ import annotations

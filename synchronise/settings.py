@@ -159,7 +159,7 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             # redis-py 8 defaults (100 connections, 5 s read timeout) break idle consumers
-            # and bursts of handshakes; see shared/notes/realtime.md.
+            # and bursts of handshakes; see docs/realtime.md, "The channel layer's Redis connections".
             "hosts": [{"address": _channel_address, "socket_timeout": None, "max_connections": 1000}],
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
             "prefix": env_str("CHANNEL_LAYER_PREFIX", "synchronise"),

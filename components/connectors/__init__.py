@@ -52,6 +52,17 @@ MODULES: tuple[str, ...] = (
 )
 
 
+# The message of the email providers that take the same fields (Mailgun, Postmark).
+EMAIL_MESSAGE_INPUTS: tuple[dict[str, Any], ...] = (
+    {"name": "sender", "type": "text", "description": "From: an address, or Name <address>"},
+    {"name": "to", "type": "text", "description": "Recipients, separated by commas"},
+    {"name": "cc", "type": "text", "default": ""},
+    {"name": "subject", "type": "text"},
+    {"name": "text", "type": "text", "default": "", "description": "The plain-text body"},
+    {"name": "html", "type": "text", "default": "", "description": "An HTML body"},
+)
+
+
 @dataclass(frozen=True)
 class Connector:
     name: str  # stable slug "<provider>-<action>", kept on the installed component (Component.connector)

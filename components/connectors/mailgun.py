@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.connectors import Connector
+from components.connectors import EMAIL_MESSAGE_INPUTS, Connector
 
 TEXT = {"type": "text"}
 
@@ -20,12 +20,7 @@ CONNECTORS = (
         inputs=[
             {"name": "api_key", "type": "secret", "description": "A Mailgun API key, a credential"},
             {"name": "domain", **TEXT, "description": "The sending domain, e.g. mg.example.com"},
-            {"name": "sender", **TEXT, "description": "From: an address, or Name <address>"},
-            {"name": "to", **TEXT, "description": "Recipients, separated by commas"},
-            {"name": "cc", **TEXT, "default": ""},
-            {"name": "subject", **TEXT},
-            {"name": "text", **TEXT, "default": "", "description": "The plain-text body"},
-            {"name": "html", **TEXT, "default": "", "description": "An HTML body"},
+            *(dict(field) for field in EMAIL_MESSAGE_INPUTS),
         ],
         outputs=[
             {"name": "id", **TEXT, "description": "Mailgun's message id"},

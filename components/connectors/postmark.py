@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.connectors import Connector
+from components.connectors import EMAIL_MESSAGE_INPUTS, Connector
 
 TEXT = {"type": "text"}
 
@@ -19,12 +19,7 @@ CONNECTORS = (
         tags=["email", "postmark", "notify"],
         inputs=[
             {"name": "server_token", "type": "secret", "description": "The server's API token, a credential"},
-            {"name": "sender", **TEXT, "description": "From: an address, or Name <address>"},
-            {"name": "to", **TEXT, "description": "Recipients, separated by commas"},
-            {"name": "cc", **TEXT, "default": ""},
-            {"name": "subject", **TEXT},
-            {"name": "text", **TEXT, "default": "", "description": "The plain-text body"},
-            {"name": "html", **TEXT, "default": "", "description": "An HTML body"},
+            *(dict(field) for field in EMAIL_MESSAGE_INPUTS),
             {"name": "stream", **TEXT, "default": "outbound", "description": "The message stream"},
         ],
         outputs=[

@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Dates in the viewer's time zone, from the browser (accounts/timezones.py, docs/ui.md).
+    "accounts.timezones.TimeZoneMiddleware",
     # Innermost, so it sees a view's exception first: PostgreSQL or Redis down answers 503 with
     # Retry-After instead of 500 (synchronise/outages.py, docs/failure-model.md).
     "synchronise.outages.OutageMiddleware",
@@ -95,6 +97,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.plan",
             ],
+            # |when (dates), |thousands…: used on most pages, so no {% load ui %} is needed.
+            "builtins": ["accounts.templatetags.ui"],
         },
     },
 ]

@@ -44,6 +44,43 @@
     window.Synchronise.init();
   });
 
+  // Dates: the server prints every <time data-when> in the zone named by the "tz" cookie
+  // (accounts/timezones.py). Tell it the browser's zone; on a page rendered before it knew
+  // (the first visit), rewrite those dates here in the same "8 Dec 2026, 14:05" format.
+  const WHEN_OPTIONS = { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+
+  function formatWhen(date, seconds, zone) {
+    const options = Object.assign({ timeZone: zone }, WHEN_OPTIONS, seconds ? { second: "2-digit" } : {});
+    const parts = {};
+    for (const part of new Intl.DateTimeFormat("en-GB", options).formatToParts(date)) parts[part.type] = part.value;
+    return `${parts.day} ${parts.month} ${parts.year}, ${parts.hour}:${parts.minute}` + (seconds ? `:${parts.second}` : "");
+  }
+
+  function rewriteDates(root, zone) {
+    for (const element of root.querySelectorAll("time[data-when][datetime]")) {
+      const date = new Date(element.getAttribute("datetime"));
+      if (isNaN(date)) continue;
+      element.textContent = formatWhen(date, element.hasAttribute("data-seconds"), zone);
+      element.title = `${formatWhen(date, true, zone)} (${zone})`;
+    }
+  }
+
+  // For scripts that print dates themselves (static/workflows/triggers.js): the same format,
+  // in the browser's zone unless told another one.
+  window.SynchroniseDates = { format: (iso, seconds, zone) => formatWhen(new Date(iso), seconds, zone || browserZone()) };
+
+  function browserZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (error) { return "UTC"; }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const zone = browserZone();
+    const cookie = document.cookie.split("; ").find((item) => item.startsWith("tz="));
+    if (cookie && decodeURIComponent(cookie.slice(3)) === zone) return;
+    document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+    rewriteDates(document, zone);
+  });
+
   // A page answering a POST that showed a secret once: point the address bar at the
   // page's GET URL, so reloading asks for the ordinary page instead of re-posting.
   document.addEventListener("DOMContentLoaded", () => {

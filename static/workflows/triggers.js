@@ -69,16 +69,13 @@
         if (!schedule.ok) this.preview();
       },
 
-      when(iso) { return iso ? new Date(iso).toLocaleString() : ""; },
+      when(iso) { return iso ? window.SynchroniseDates.format(iso) : ""; },
 
       // A next run as the schedule sees it: in its own time zone, whatever the browser's.
       inZone(iso, zone) {
         try {
-          const text = new Intl.DateTimeFormat(undefined, {
-            timeZone: zone || "UTC", weekday: "short", year: "numeric", month: "short", day: "numeric",
-            hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-          }).format(new Date(iso));
-          return `${text} (${zone || "UTC"})`;
+          const weekday = new Intl.DateTimeFormat("en-GB", { timeZone: zone || "UTC", weekday: "short" }).format(new Date(iso));
+          return `${weekday} ${window.SynchroniseDates.format(iso, false, zone || "UTC")} (${zone || "UTC"})`;
         } catch (error) {
           return iso;
         }

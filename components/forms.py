@@ -88,20 +88,22 @@ class ComponentSettingsForm(forms.Form):
 
 
 class CredentialForm(forms.Form):
-    """Set (create or replace) a credential, or change its allowed hosts; the value is never shown again.
+    """Add a credential (or replace one by its name), or change an existing one from its row.
 
     ``cleaned_data`` is the keyword arguments of ``credential_set``: ``value`` is ``None`` when left
-    empty (keep the stored one), ``allowed_hosts`` is ``None`` when left empty in the add-or-replace
-    form (keep the stored list), a list otherwise. The per-credential hosts form sends
-    ``replace_hosts``, where an empty field means "any public host".
+    empty in a row's form (keep the stored one), ``allowed_hosts`` is ``None`` when left empty in the
+    add form (keep the stored list), a list otherwise. A row's form sends ``replace_hosts``: its
+    value may be left empty, and an empty hosts field means "any public host". The add form needs
+    a value (a new credential has none to keep), so its label no longer says "optional".
     """
 
     name = forms.CharField(max_length=64, help_text="Capitals, digits and underscores, e.g. STRIPE_KEY.")
     value = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         strip=False,
-        required=False,
-        help_text="Leave empty to keep the current value of an existing credential.",
+        label="Value",
+        error_messages={"required": "Enter its value: a credential needs a value when it is added."},
+        help_text="Stored encrypted and never shown again. An existing name gets this new value.",
     )
     allowed_hosts = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "api.example.com\n*.example.com"}),
@@ -111,6 +113,11 @@ class CredentialForm(forms.Form):
         "or an IP address. Empty: any public host (an existing credential keeps its list).",
     )
     replace_hosts = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The add form needs a value; a row's form (it sends replace_hosts) may keep the stored one.
+        self.fields["value"].required = not self.data.get("replace_hosts")
 
     def clean_value(self) -> str | None:
         return self.cleaned_data["value"] or None

@@ -74,3 +74,113 @@ def test_pages_print_dates_with_when_only(client, project, bob) -> None:
     for label in ("Created", "last used", "Revoked"):
         assert f"{label} <time" in page
     assert re.search(r'last used <time datetime="2026-12-08T14:05:07Z"[^>]*>8 Dec 2026, 14:05</time>', page)
+
+
+# --- Bug 6: one-time key banners stack until dismissed -----------------------------------
+
+
+def test_a_secret_key_created_after_the_publishable_one_keeps_both_banners(client, project, bob) -> None:
+    client.force_login(bob)
+    first = client.post(reverse("project_publishable_key_create", args=[project.pk]))
+    publishable = first.context["created_plaintext"]
+    pending = re.findall(r'name="pending" value="([^"]+)"', first.content.decode())
+    assert set(pending) == {publishable}  # every form of the page carries it on
+
+    second = client.post(reverse("project_secret_key_create", args=[project.pk]), {"name": "ci", "pending": pending[0]})
+    page = second.content.decode()
+    secret = second.context["created_plaintext"]
+    assert secret.startswith("sk_")
+    assert f'value="{secret}"' in page
+    assert f'value="{publishable}"' in page
+    assert page.count('data-testid="new-key"') == 2
+    assert page.index(secret) < page.index(publishable)  # the newest first
+    assert page.count("I have saved it") == 2
+    assert "no-store" in second["Cache-Control"]
+
+
+def test_saving_origins_or_revoking_keeps_the_banners_shown(client, project, bob) -> None:
+    client.force_login(bob)
+    publishable = client.post(reverse("project_publishable_key_create", args=[project.pk])).context["created_plaintext"]
+    saved = client.post(
+        reverse("project_publishable_key_origins", args=[project.pk]),
+        {"allowed_origins": "https://shop.example", "pending": publishable},
+    )
+    assert saved.status_code == 200
+    assert f'value="{publishable}"' in saved.content.decode()
+    assert "Allowed origins saved." in saved.content.decode()
+    # Without anything pending, the usual redirect.
+    plain = client.post(reverse("project_publishable_key_origins", args=[project.pk]), {"allowed_origins": ""})
+    assert plain.status_code == 302
+
+
+def test_only_active_keys_of_the_project_are_shown_again(client, project, bob, alice) -> None:
+    from tests.factories import make_project
+
+    client.force_login(bob)
+    elsewhere = make_project(owner=alice, name="Elsewhere")
+    _, foreign = services.api_key_create(project=elsewhere, actor=alice, kind=ApiKeyKind.SECRET, name="x")
+    revoked_key, revoked = services.api_key_create(project=project, actor=bob, kind=ApiKeyKind.SECRET, name="y")
+    services.api_key_revoke(key=revoked_key, actor=bob)
+    response = client.post(
+        reverse("project_secret_key_create", args=[project.pk]),
+        {"name": "ci", "pending": [foreign, revoked, "sk_made-up", "sk_<b>made-up</b>"]},
+    )
+    page = response.content.decode()
+    assert page.count('data-testid="new-key"') == 1
+    assert foreign not in page
+    assert revoked not in page
+    assert "made-up" not in page
+
+
+# --- Bug 7: the superadmin for someone who is not staff ----------------------------------
+
+
+def test_the_superadmin_tells_a_non_staff_user_it_is_for_staff(client, alice, charlie) -> None:
+    client.force_login(charlie)
+    response = client.get("/superadmin/", follow=True)
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "The superadmin is for the platform's staff" in page
+    assert "charlie@example.com" in page
+    assert "permission on this project" not in page
+    assert reverse("dashboard") in page
+
+
+def test_the_superadmin_sends_anonymous_visitors_to_the_login_page(client, alice) -> None:
+    response = client.get("/superadmin/", follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("account_login"))
+
+
+# --- Bug 9: the credential form -------------------------------------------------------------
+
+
+def test_the_add_credential_form_requires_a_value_and_says_so(client, project, bob) -> None:
+    url = f"/projects/{project.pk}/credentials/"
+    client.force_login(bob)
+    page = client.get(url).content.decode()
+    label = re.search(r'<label for="id_value">(.*?)</label>', page, re.S)
+    assert label is not None
+    assert label.group(1).strip() == "Value"  # not "Value (optional)"
+
+    refused = client.post(url, {"name": "NEW_KEY", "value": ""})
+    assert refused.status_code == 200
+    assert re.search(r"id_value.*?needs a value when it is added", refused.content.decode(), re.S)
+    assert client.post(url, {"name": "NEW_KEY", "value": "v1"}).status_code == 302
+
+
+def test_a_credentials_row_changes_it_and_may_keep_its_value(client, project, bob) -> None:
+    from components.credentials import credential_values
+
+    url = f"/projects/{project.pk}/credentials/"
+    client.force_login(bob)
+    client.post(url, {"name": "STRIPE_KEY", "value": "sk_1"})
+    page = client.get(url).content.decode()
+    assert re.search(r'<label for="value-STRIPE_KEY">New value <span class="muted small">\(leave empty to keep\)', page)
+
+    row = {"name": "STRIPE_KEY", "replace_hosts": "1", "allowed_hosts": "api.stripe.com"}
+    kept = client.post(url, {**row, "value": ""})
+    assert kept.status_code == 302
+    assert credential_values(project=project) == {"STRIPE_KEY": "sk_1"}
+    client.post(url, {**row, "value": "sk_2"})
+    assert credential_values(project=project) == {"STRIPE_KEY": "sk_2"}
+    assert "sk_2" not in client.get(url).content.decode()

@@ -4,10 +4,17 @@ A new key's plaintext exists only in the response to the POST that created it: i
 in that page's context and nowhere else (not in the session, not in a message, not in a
 redirect). That response is marked ``no-store`` and rewrites its URL to the keys page, so
 reloading it shows the key's prefix only.
+
+Until its banner is dismissed ("I have saved it"), a shown key travels on with every form of
+that page as a hidden ``pending`` field, so creating a secret key right after the publishable
+one stacks both banners instead of losing the first (issue 15). The server shows a pending
+key again only if it is an active key of this project (its digest matches); a page opened
+afresh (a GET, a reload) has none.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -20,16 +27,54 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import services
 from accounts.forms import AllowedOriginsForm, SecretKeyForm
 from accounts.models import ApiKey, ApiKeyKind, Membership, Permission, Project
-from accounts.snippets import connect_snippets
+from accounts.snippets import Snippet, connect_snippets
 from accounts.views.access import member_project, signed_in
 from accounts.views.pages import projects_of
 from accounts.views.projects import tab_context
 
 REVOKED_SHOWN = 10
+PENDING_KEPT = 10  # more one-time banners than anyone creates in a row
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """A key shown in full on this page, with its "try it" snippets."""
+
+    key: ApiKey
+    plaintext: str
+    snippets: list[Snippet]
+    field_id: str  # "new-key" for the newest (what the first banner always had), then new-key-2…
 
 
 def publishable_key_of(project: Project) -> ApiKey | None:
     return ApiKey.objects.active().filter(project=project, kind=ApiKeyKind.PUBLISHABLE).first()
+
+
+def pending_of(request: HttpRequest, project: Project) -> list[tuple[ApiKey, str]]:
+    """The keys this page showed and the user has not dismissed yet, if still active here."""
+    found: list[tuple[ApiKey, str]] = []
+    for raw in request.POST.getlist("pending")[:PENDING_KEPT]:
+        key = ApiKey.objects.active().filter(project=project, digest=services.api_key_digest(raw)).first()
+        if key is not None and all(key.pk != shown.pk for shown, _ in found):
+            found.append((key, raw))
+    return found
+
+
+def revealed_of(request: HttpRequest, shown: list[tuple[ApiKey, str]]) -> list[Revealed]:
+    base_url = request.build_absolute_uri("/")
+    return [
+        Revealed(
+            key=key,
+            plaintext=plaintext,
+            snippets=connect_snippets(
+                base_url=base_url,
+                secret=plaintext if key.kind == ApiKeyKind.SECRET else None,
+                publishable=plaintext if key.kind == ApiKeyKind.PUBLISHABLE else None,
+            ),
+            field_id="new-key" if number == 1 else f"new-key-{number}",
+        )
+        for number, (key, plaintext) in enumerate(shown, start=1)
+    ]
 
 
 def render_keys(
@@ -45,6 +90,9 @@ def render_keys(
     publishable = publishable_key_of(project)
     origins = "\n".join(publishable.allowed_origins) if publishable else ""
     keys = ApiKey.objects.filter(project=project).select_related("created_by")
+    shown = [pair for pair in pending_of(request, project) if created is None or pair[0].pk != created[0].pk]
+    if created is not None:
+        shown.insert(0, created)
     context: dict[str, Any] = {
         **tab_context(project, membership, "keys"),
         "publishable": publishable,
@@ -52,20 +100,22 @@ def render_keys(
         "revoked": keys.filter(revoked_at__isnull=False).order_by("-revoked_at")[:REVOKED_SHOWN],
         "secret_form": secret_form or SecretKeyForm(),
         "origins_form": origins_form or AllowedOriginsForm(initial={"allowed_origins": origins}),
+        "revealed": revealed_of(request, shown),
     }
     if created is not None:
-        key, plaintext = created
-        context["created_key"] = key
-        context["created_plaintext"] = plaintext
-        context["created_snippets"] = connect_snippets(
-            base_url=request.build_absolute_uri("/"),
-            secret=plaintext if key.kind == ApiKeyKind.SECRET else None,
-            publishable=plaintext if key.kind == ApiKeyKind.PUBLISHABLE else None,
-        )
+        context["created_key"], context["created_plaintext"] = created
     response = render(request, "accounts/project_keys.html", context, status=status)
-    if created is not None:
+    if shown:
         add_never_cache_headers(response)
     return response
+
+
+def keys_page_after(request: HttpRequest, project: Project, membership: Membership) -> HttpResponse:
+    """Back to the keys page after a change: a redirect, unless keys are still being shown
+    (then the page itself, so their banners survive; its messages are shown at once)."""
+    if pending_of(request, project):
+        return render_keys(request, project, membership)
+    return redirect("project_keys", project.pk)
 
 
 @login_required
@@ -113,17 +163,17 @@ def publishable_key_origins(request: HttpRequest, pk: int) -> HttpResponse:
     if not (form.is_valid() and form.save(key=key, actor=signed_in(request))):
         return render_keys(request, project, membership, origins_form=form, status=400)
     messages.success(request, "Allowed origins saved.")
-    return redirect("project_keys", project.pk)
+    return keys_page_after(request, project, membership)
 
 
 @login_required
 @require_POST
 def api_key_revoke(request: HttpRequest, pk: int, key_id: int) -> HttpResponse:
-    project, _ = member_project(request, pk, Permission.EDIT)
+    project, membership = member_project(request, pk, Permission.EDIT)
     key = get_object_or_404(ApiKey.objects.active(), pk=key_id, project=project)
     services.api_key_revoke(key=key, actor=signed_in(request))
     messages.success(request, f"Key {key.prefix}… revoked: it no longer works.")
-    return redirect("project_keys", project.pk)
+    return keys_page_after(request, project, membership)
 
 
 @login_required

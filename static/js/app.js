@@ -29,6 +29,20 @@
     }
   });
 
+  // "I have saved it" on a one-time key banner: drop the banner and stop carrying that key on
+  // with the page's forms (accounts/partials/pending_keys.html).
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-dismiss-reveal]");
+    if (!button) return;
+    const id = button.dataset.dismissReveal;
+    for (const input of document.querySelectorAll(`input[data-pending-for="${CSS.escape(id)}"]`)) input.remove();
+    const banner = button.closest("[data-reveal]");
+    const next = banner && (banner.nextElementSibling || banner.previousElementSibling);
+    if (banner) banner.remove();
+    const focusable = next && next.querySelector("input, button");
+    (focusable || document.getElementById("main")).focus();
+  });
+
   // <form data-confirm="Really?">: ask before submitting a destructive action.
   document.addEventListener("submit", (event) => {
     const message = event.target.dataset && event.target.dataset.confirm;
@@ -75,9 +89,12 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     const zone = browserZone();
+    // IANA names ("America/Argentina/Buenos_Aires", "Etc/GMT+3") are cookie-safe as they are;
+    // the server reads the cookie raw, so it is not URL-encoded.
+    if (!/^[A-Za-z0-9_+\-\/]+$/.test(zone)) return;
     const cookie = document.cookie.split("; ").find((item) => item.startsWith("tz="));
-    if (cookie && decodeURIComponent(cookie.slice(3)) === zone) return;
-    document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+    if (cookie && cookie.slice(3) === zone) return;
+    document.cookie = `tz=${zone}; path=/; max-age=31536000; SameSite=Lax`;
     rewriteDates(document, zone);
   });
 

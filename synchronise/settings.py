@@ -97,6 +97,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.plan",
             ],
+    # An error a DRF view answers itself, in the API's one error shape (synchronise/errors.py).
+    "synchronise.errors.ApiErrorMiddleware",
             # |when (dates), |thousands…: used on most pages, so no {% load ui %} is needed.
             "builtins": ["accounts.templatetags.ui"],
         },
@@ -330,7 +332,8 @@ REST_FRAMEWORK = {
         "synchronise.lib.jsonlimits.SafeJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "EXCEPTION_HANDLER": "synchronise.outages.exception_handler",  # DRF's, with outages answered 503
+    # Every API error as {code, message, …details}, outages as 503 (synchronise/errors.py, docs/errors.md).
+    "EXCEPTION_HANDLER": "synchronise.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Synchronise API",
@@ -365,6 +368,11 @@ CORS_URLS_REGEX = (
 )
 CORS_ALLOWED_ORIGINS: list[str] = []  # none for everyone: each publishable key has its own list
 CORS_ALLOW_CREDENTIALS = False
+    # drf-spectacular's own hook, then the API's error shape on every operation (synchronise/errors_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "synchronise.errors_schema.document_errors",
+    ],
 CORS_ALLOW_HEADERS = ("content-type", "x-synchronise-public-key")
 CORS_ALLOW_METHODS = ("GET", "POST")
 CORS_PREFLIGHT_MAX_AGE = 3600

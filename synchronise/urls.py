@@ -33,3 +33,9 @@ urlpatterns = [
     path("", include("components.oauth2.urls")),  # Connect/Disconnect OAuth2 credentials, /oauth2/callback/
     path("", include("accounts.urls")),
 ]
+
+# JSON under /api/ and /hooks/, the usual HTML pages elsewhere (synchronise/errors.py).
+handler400 = "synchronise.errors.bad_request"
+handler403 = "synchronise.errors.permission_denied"
+handler404 = "synchronise.errors.page_not_found"
+handler500 = "synchronise.errors.server_error"

@@ -173,14 +173,14 @@ def test_a_new_publishable_key_revokes_the_previous_one(project, alice, public_k
 def test_create_names_the_invalid_origins(project, alice, body):
     response = signed_in(alice).post(project_url(project, "keys/"), body, format="json")
     assert response.status_code == 400
-    assert "allowed_origins" in response.json(), response.json()
+    assert "allowed_origins" in response.json()["errors"], response.json()
     assert not ApiKey.objects.exists()
 
 
 def test_create_names_an_unknown_kind(project, alice):
     response = signed_in(alice).post(project_url(project, "keys/"), {"kind": "master"}, format="json")
     assert response.status_code == 400
-    assert "kind" in response.json()
+    assert "kind" in response.json()["errors"]
 
 
 def test_a_secret_key_has_no_origin_list(project, alice):
@@ -189,7 +189,7 @@ def test_a_secret_key_has_no_origin_list(project, alice):
         project_url(project, f"keys/{key.pk}/"), {"allowed_origins": ["https://app.example.com"]}, format="json"
     )
     assert response.status_code == 400
-    assert "allowed_origins" in response.json()
+    assert "allowed_origins" in response.json()["errors"]
 
 
 def test_delete_revokes_a_key(project, alice):

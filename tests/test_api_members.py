@@ -142,7 +142,7 @@ def test_owner_invites_an_unknown_address_by_email(project, alice, mailoutbox, d
 def test_invite_names_the_invalid_field(project, alice, body, field):
     response = signed_in(alice).post(project_url(project, "members/"), body, format="json")
     assert response.status_code == 400
-    assert field in response.json(), response.json()
+    assert field in response.json()["errors"], response.json()
 
 
 # --- change and remove --------------------------------------------------------------------
@@ -159,10 +159,10 @@ def test_nobody_becomes_owner_by_a_permission_change(project, alice, bob):
     client = signed_in(alice)
     response = client.patch(project_url(project, f"members/{bob.pk}/"), {"permission": "own"}, format="json")
     assert response.status_code == 400
-    assert "permission" in response.json()
+    assert "permission" in response.json()["errors"]
     response = client.patch(project_url(project, f"members/{alice.pk}/"), {"permission": "view"}, format="json")
     assert response.status_code == 400
-    assert "permission" in response.json()
+    assert "permission" in response.json()["errors"]
     assert project.owner() == alice
 
 
@@ -187,7 +187,7 @@ def test_a_member_may_leave(project, bob):
 def test_the_owner_cannot_leave(project, alice):
     response = signed_in(alice).delete(project_url(project, f"members/{alice.pk}/"))
     assert response.status_code == 400
-    assert "user" in response.json()
+    assert "user" in response.json()["errors"]
     assert project.owner() == alice
 
 

@@ -108,7 +108,7 @@ def test_it_creates_a_project_owned_by_the_requester(charlie):
 def test_create_names_the_invalid_field(charlie, body, field):
     response = signed_in(charlie).post(f"{API}/projects/", body, format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in response.json()["errors"]
 
 
 def test_a_secret_key_cannot_create_projects(project, alice):
@@ -148,7 +148,7 @@ def test_owner_can_make_the_project_community(project, alice):
 def test_update_names_the_invalid_field(project, alice):
     response = signed_in(alice).patch(project_url(project), {"background_color": "#12"}, format="json")
     assert response.status_code == 400
-    assert "background_color" in response.json()
+    assert "background_color" in response.json()["errors"]
 
 
 def test_put_is_not_offered(project, alice):
@@ -162,10 +162,10 @@ def test_delete_requires_the_projects_name(project, alice):
     client = signed_in(alice)
     missing = client.delete(project_url(project), {}, format="json")
     assert missing.status_code == 400
-    assert "confirm_name" in missing.json()
+    assert "confirm_name" in missing.json()["errors"]
     wrong = client.delete(project_url(project), {"confirm_name": "alice's project"}, format="json")
     assert wrong.status_code == 400
-    assert "confirm_name" in wrong.json()
+    assert "confirm_name" in wrong.json()["errors"]
     assert Project.objects.filter(pk=project.pk).exists()
 
 
@@ -222,7 +222,7 @@ def test_owner_transfers_to_a_member_by_email_or_id(project, alice, bob, who):
 def test_transfer_to_a_non_member_names_the_field(project, alice, charlie, who):
     response = signed_in(alice).post(project_url(project, "transfer/"), {"user": who}, format="json")
     assert response.status_code == 400
-    assert "user" in response.json()
+    assert "user" in response.json()["errors"]
     assert project.owner() == alice
 
 

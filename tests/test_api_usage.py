@@ -147,7 +147,7 @@ def test_usage_of_another_month(project, alice, five_a_month):
     assert client.get(f"{API}/usage/?month=2030-02").json()["used"] == 0
     invalid = client.get(f"{API}/usage/?month=2030-13")
     assert invalid.status_code == 400
-    assert "month" in invalid.json()
+    assert "month" in invalid.json()["errors"]
 
 
 @pytest.mark.django_db

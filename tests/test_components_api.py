@@ -39,7 +39,7 @@ def test_bad_interfaces_name_the_field(client, bob, project):
     client.force_login(bob)
     response = api(client, "post", "components/", {"project": project.pk, "name": "X", "inputs": [{"name": "a"}]})
     assert response.status_code == 400
-    assert "inputs" in response.json()
+    assert "inputs" in response.json()["errors"]
 
 
 def test_it_rejects_outsider(client, charlie, component):
@@ -81,7 +81,7 @@ def test_code_with_a_syntax_error_saves_but_does_not_publish(client, bob, compon
     assert api(client, "patch", f"components/{component.pk}/", {"code": broken}).status_code == 200
     response = api(client, "post", f"components/{component.pk}/publish/")
     assert response.status_code == 400
-    assert "line 2" in response.json()["code"][0]
+    assert "line 2" in response.json()["errors"]["code"][0]
 
 
 def test_syntax_error_reports_line_and_column():
@@ -187,7 +187,7 @@ def test_credentials_are_write_only_and_members_only(client, alice, bob, charlie
     assert "sk_live_123" not in listed.content.decode()
     bad = api(client, "post", f"projects/{project.pk}/credentials/", {"name": "lower", "value": "x"})
     assert bad.status_code == 400
-    assert "name" in bad.json()
+    assert "name" in bad.json()["errors"]
 
     client.force_login(charlie)
     assert api(client, "get", f"projects/{project.pk}/credentials/").status_code == 404

@@ -95,7 +95,7 @@ def test_submitting_needs_edit_and_a_known_component(alice, project, viewer, cha
     assert signed_in(viewer).post(f"{API}/marketplace/submissions/", body, format="json").status_code == 403
     response = signed_in(charlie).post(f"{API}/marketplace/submissions/", body, format="json")
     assert response.status_code == 400
-    assert response.json() == {"component": ["unknown component"]}
+    assert response.json()["errors"] == {"component": ["unknown component"]}
     assert anonymous().post(f"{API}/marketplace/submissions/", body, format="json").status_code == 401
     assert signed_in(alice).post(f"{API}/marketplace/submissions/", {"component": component.pk}).status_code == 400
 
@@ -118,7 +118,7 @@ def test_fork_into_a_project_the_user_edits(listing, charlie, project):
     # Not into somebody else's project, and not signed out.
     refused = client.post(f"{API}/marketplace/components/{listing.pk}/fork/", {"project": project.pk}, format="json")
     assert refused.status_code == 400
-    assert refused.json() == {"project": ["unknown project"]}
+    assert refused.json()["errors"] == {"project": ["unknown project"]}
     anonymous_fork = anonymous().post(f"{API}/marketplace/components/{listing.pk}/fork/", {"project": mine.pk})
     assert anonymous_fork.status_code == 401
 

@@ -348,7 +348,7 @@ def test_an_oauth2_value_cannot_be_overwritten_by_hand(project, bob, provider, a
         f"/api/v1/projects/{project.pk}/credentials/{NAME}/", {"value": "typed"}, content_type="application/json"
     )
     assert response.status_code == 400
-    assert "reconnect it" in response.json()["value"][0]
+    assert "reconnect it" in response.json()["errors"]["value"][0]
     # Its allowed hosts are a credential's like any other.
     response = client.patch(
         f"/api/v1/projects/{project.pk}/credentials/{NAME}/",

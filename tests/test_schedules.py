@@ -339,7 +339,7 @@ def test_the_schedule_api(alice, doubler) -> None:  # type: ignore[no-untyped-de
     assert api.get(url).status_code == 404
     bad = api.put(url, {"cron": "99 * * *", "timezone": "Nowhere", "inputs": {"n": 1}}, content_type="application/json")
     assert bad.status_code == 400
-    assert set(bad.json()) == {"cron", "timezone"}
+    assert set(bad.json()["errors"]) == {"cron", "timezone"}
 
     body = {"cron": "0 9 * * 1-5", "timezone": "Europe/Paris", "inputs": {"n": 3}}
     created = api.put(url, body, content_type="application/json")

@@ -329,16 +329,16 @@ def test_export_and_import_through_the_api(client, alice, workflow, elsewhere): 
         "/api/v1/workflows/import/", {"project": elsewhere.pk, "document": reference}, content_type="application/json"
     )
     assert refused.status_code == 400
-    assert "components[0].ref.component" in refused.json()["document"]
+    assert "components[0].ref.component" in refused.json()["errors"]["document"]
     assert counts() == before
     bad_mode = client.get(f"/api/v1/workflows/{workflow.pk}/export/?components=telepathy")
     assert bad_mode.status_code == 400
-    assert "components" in bad_mode.json()
+    assert "components" in bad_mode.json()["errors"]
     not_json = client.post(
         "/api/v1/workflows/import/", {"project": elsewhere.pk, "document": "hello"}, content_type="application/json"
     )
     assert not_json.status_code == 400
-    assert "document" in not_json.json()
+    assert "document" in not_json.json()["errors"]
 
 
 # --- Management commands ------------------------------------------------------------------------

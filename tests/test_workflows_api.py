@@ -160,7 +160,7 @@ def test_creating_needs_edit_on_a_project_of_yours(client, alice, bob, charlie, 
     client.force_login(charlie)
     outsider = api(client, "post", "workflows/", body)
     assert outsider.status_code == 400
-    assert "project" in outsider.json()
+    assert "project" in outsider.json()["errors"]
     assert Workflow.objects.count() == 1
 
 
@@ -182,11 +182,11 @@ def test_a_definition_of_the_wrong_shape_is_400_naming_the_field(client, bob, pr
     bad = {"steps": [{"id": "Not An Id", "component": "twelve"}]}
     created = api(client, "post", "workflows/", {"project": project.pk, "name": "Bad", "definition": bad})
     assert created.status_code == 400
-    errors = created.json()["definition"]
+    errors = created.json()["errors"]["definition"]
     assert set(errors) == {"steps[0].id", "steps[0].component"}
     patched = api(client, "patch", f"workflows/{workflow.pk}/", {"definition": {"outputs": "none"}})
     assert patched.status_code == 400
-    assert "outputs" in patched.json()["definition"]
+    assert "outputs" in patched.json()["errors"]["definition"]
     assert api(client, "patch", f"workflows/{workflow.pk}/", {"definition": []}).status_code == 400
     assert api(client, "patch", f"workflows/{workflow.pk}/", {"timeout_seconds": -1}).status_code == 400
 
@@ -203,8 +203,8 @@ def test_problems_are_saved_in_the_body_and_block_publishing(client, bob, workfl
     ]
     refused = api(client, "post", f"workflows/{workflow.pk}/publish/", {"changelog": "broken"})
     assert refused.status_code == 400
-    assert refused.json()["problems"][0]["field"] == "inputs.a"
-    assert "two.inputs.a: one has no output named nope" in refused.json()["definition"]
+    assert refused.json()["errors"]["problems"][0]["field"] == "inputs.a"
+    assert "two.inputs.a: one has no output named nope" in refused.json()["errors"]["definition"]
     assert workflow.versions.count() == 1
 
 
@@ -236,7 +236,7 @@ def test_validate_checks_a_posted_definition_without_saving(client, viewer, work
     assert saved["is_valid"] is True
     shape = api(client, "post", f"workflows/{workflow.pk}/validate/", {"definition": {"steps": "x"}})
     assert shape.status_code == 400
-    assert "steps" in shape.json()["definition"]
+    assert "steps" in shape.json()["errors"]["definition"]
 
 
 def test_duplicate_and_delete(client, bob, workflow):  # type: ignore[no-untyped-def]
@@ -453,8 +453,8 @@ def test_execution_list_filters_paginates_newest_first_in_few_queries(
     assert len(ids_for(f"created_after={yesterday.replace('+', '%2B')}")) == 8
     bad = api(client, "get", "workflow-executions/?status=sleeping")
     assert bad.status_code == 400
-    assert "status" in bad.json()
-    assert "created_after" in api(client, "get", "workflow-executions/?created_after=monday").json()
+    assert "status" in bad.json()["errors"]
+    assert "created_after" in api(client, "get", "workflow-executions/?created_after=monday").json()["errors"]
 
 
 def test_an_execution_shows_its_step_runs(client, alice, viewer, workflow):  # type: ignore[no-untyped-def]
@@ -482,11 +482,11 @@ def test_restart_needs_a_known_step_of_a_finished_execution(client, alice, bob, 
     client.force_login(bob)
     still = api(client, "post", f"workflow-executions/{running.pk}/restart/", {"step": "two"})
     assert still.status_code == 400
-    assert "step" in still.json()
+    assert "step" in still.json()["errors"]
     finished(running)
     unknown = api(client, "post", f"workflow-executions/{running.pk}/restart/", {"step": "three"})
     assert unknown.status_code == 400
-    assert "three" in unknown.json()["step"][0]
+    assert "three" in unknown.json()["errors"]["step"][0]
     assert api(client, "post", f"workflow-executions/{running.pk}/restart/", {}).status_code == 400
     restarted = api(client, "post", f"workflow-executions/{running.pk}/restart/", {"step": "two"})
     assert restarted.status_code == 201

@@ -161,7 +161,7 @@ def _start(request: HttpRequest, workflow_id: int, token: str) -> HttpResponse |
         return response
     body = _read_body(request)
     if body is None:
-        return _error(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+        return _error(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes", limit=MAX_BODY_BYTES)
     if found.signature_credential:
         refusal = _check_signature(request, found, body)
         if refusal is not None:

@@ -32,7 +32,7 @@
     if (answer.status === 0) return "The server could not be reached.";
     const data = answer.data;
     if (!data || typeof data !== "object") return `The server answered ${answer.status}.`;
-    if (data.detail) return String(data.detail);
+    if (data.message) return String(data.message);  // the API's errors: {code, message, …} (docs/errors.md)
     const errors = data.errors || data;
     return Object.entries(errors).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`).join("; ");
   }

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     # Innermost, so it sees a view's exception first: PostgreSQL or Redis down answers 503 with
     # Retry-After instead of 500 (synchronise/outages.py, docs/failure-model.md).
     "synchronise.outages.OutageMiddleware",
+    # An error a DRF view answers itself, in the API's one error shape (synchronise/errors.py).
+    "synchronise.errors.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "synchronise.urls"
@@ -97,8 +99,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.plan",
             ],
-    # An error a DRF view answers itself, in the API's one error shape (synchronise/errors.py).
-    "synchronise.errors.ApiErrorMiddleware",
             # |when (dates), |thousands…: used on most pages, so no {% load ui %} is needed.
             "builtins": ["accounts.templatetags.ui"],
         },
@@ -349,6 +349,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # drf-spectacular's own hook, then the API's error shape on every operation (synchronise/errors_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "synchronise.errors_schema.document_errors",
+    ],
 }
 
 # --- CORS: publishable keys on customers' sites --------------------------------------------
@@ -368,11 +373,6 @@ CORS_URLS_REGEX = (
 )
 CORS_ALLOWED_ORIGINS: list[str] = []  # none for everyone: each publishable key has its own list
 CORS_ALLOW_CREDENTIALS = False
-    # drf-spectacular's own hook, then the API's error shape on every operation (synchronise/errors_schema.py).
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "synchronise.errors_schema.document_errors",
-    ],
 CORS_ALLOW_HEADERS = ("content-type", "x-synchronise-public-key")
 CORS_ALLOW_METHODS = ("GET", "POST")
 CORS_PREFLIGHT_MAX_AGE = 3600

@@ -34,7 +34,7 @@ from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
 from components.types import TYPES, Invalid, carries_secrets, default_subtype, describe, validate_interface
-from workflows.expressions import SECRET_BINDING, WHOLE_REFERENCE, TemplateProblem, is_expression, references
+from workflows.expressions import SECRET_BINDING, TemplateProblem, is_expression, references, step_path, whole_reference
 from workflows.secret_bindings import secret_binding_problem
 
 STEP_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -476,7 +476,7 @@ def _check_binding(
                     if interface and ref.parts[2] not in names:
                         report(step_id, where, f"{target} has no output named {ref.parts[2]}")
                 elif len(ref.parts) >= 2 and ref.parts[1] not in ("output", "error", "status"):
-                    report(step_id, where, f"steps.{target}.{ref.parts[1]}: use output, error or status")
+                    report(step_id, where, f"{step_path(target)}.{ref.parts[1]}: use output, error or status")
             elif ref.kind == "item" and (step is None or not step.for_each):
                 report(step_id, where, "item is only defined in a for_each step")
             elif ref.kind == "secrets":
@@ -492,18 +492,16 @@ def _source_type(
     interfaces: Interfaces,
 ) -> dict[str, Any] | None:
     """The declared type a binding that is exactly one reference produces, else ``None`` (unknown)."""
-    if not isinstance(value, str):
+    reference = whole_reference(value) if isinstance(value, str) else None
+    if reference is None:
         return None
-    match = WHOLE_REFERENCE.match(value.strip())
-    if not match:
-        return None
-    parts = match.group(1).split(".")
-    if parts[0] in ("input", "inputs") and len(parts) == 2:
-        return workflow_inputs.get(parts[1])
-    if parts[0] == "steps" and len(parts) == 4 and parts[2] == "output" and parts[1] in definition.by_id:
-        source_step = definition.by_id[parts[1]]
+    parts = reference.parts
+    if reference.kind == "input" and len(parts) == 1:
+        return workflow_inputs.get(parts[0])
+    if reference.kind == "step" and len(parts) == 3 and parts[1] == "output" and parts[0] in definition.by_id:
+        source_step = definition.by_id[parts[0]]
         interface = interface_of(interfaces, source_step)
-        spec = next((s for s in interface.outputs if s["name"] == parts[3]), None) if interface else None
+        spec = next((s for s in interface.outputs if s["name"] == parts[2]), None) if interface else None
         if spec and source_step.for_each:
             return {"type": "list", "subtype": spec["type"]}
         return spec

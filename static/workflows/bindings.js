@@ -45,13 +45,20 @@
     return found;
   }
 
-  // A new step id from a component name, unique among ``taken``.
+  // A new step id from a component name, unique among ``taken``: an identifier ("Fetch IP" →
+  // fetch_ip, a second one fetch_ip_2), so the dotted steps.<id>.output.<name> is plain Jinja.
+  // Ids with "-" (older drafts, imports) stay valid: the expressions read them too.
   function stepId(name, taken) {
-    let base = String(name || "step").toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^[^a-z]+/, "").replace(/-+$/, "");
-    base = (base || "step").slice(0, 40);
+    let base = String(name || "step").toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^[^a-z]+/, "").replace(/_+$/, "");
+    base = (base || "step").slice(0, 40).replace(/_+$/, "");
     let id = base;
-    for (let n = 2; taken.has(id); n += 1) id = `${base}-${n}`;
+    for (let n = 2; taken.has(id); n += 1) id = `${base}_${n}`;
     return id;
+  }
+
+  // How an expression names a step (as the server's pickers write it).
+  function stepPath(id) {
+    return /^[a-z_][a-z0-9_]*$/.test(id) ? `steps.${id}` : `steps["${id}"]`;
   }
 
   function validStepId(id) {
@@ -87,5 +94,5 @@
     return spec.subtype ? `${spec.type}/${spec.subtype}` : spec.type;
   }
 
-  root.WorkflowBindings = { edges, referencedSteps, stepId, validStepId, renameIn, literalValue, literalText, describe, strings };
+  root.WorkflowBindings = { edges, referencedSteps, stepId, stepPath, validStepId, renameIn, literalValue, literalText, describe, strings };
 })(window);

@@ -17,6 +17,7 @@ from components.marketplace.models import Fork, Listing
 from components.models import Component, ComponentVersion
 from components.types import TYPES, carries_secrets, describe
 from workflows import definition as definitions
+from workflows.expressions import step_path
 from workflows.models import Workflow
 from workflows.secret_bindings import secret_binding_problem
 from workflows.services import interfaces_for
@@ -121,9 +122,8 @@ def _sources(parsed: definitions.Definition, interfaces: definitions.Interfaces,
         for spec in interface.outputs:
             # A for_each step collects one output per item, in order.
             typed = {"type": "list", "subtype": spec["type"]} if step.for_each else spec
-            # An id may hold "-", which an expression reads as a minus: such ids go in brackets.
-            path = f"steps.{step.id}" if step.id.isidentifier() else f'steps["{step.id}"]'
-            value = "{{ %s.output.%s }}" % (path, spec["name"])  # noqa: UP031
+            # An id may hold "-", which Jinja alone reads as a minus: such ids go in brackets.
+            value = "{{ %s.output.%s }}" % (step_path(step.id), spec["name"])  # noqa: UP031
             found.append(Source(value, _label(f"{step.id}.{spec['name']}", typed), f"Step {step.id}", typed))
     return found
 

@@ -18,6 +18,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.forms import SignupForm as SocialSignupForm
 
 from accounts import services
+from synchronise.lib.site import email_site, on_site
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -26,6 +27,18 @@ if TYPE_CHECKING:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # allauth names the Site row (example.com) and builds links on the request's host; an
+        # email is read elsewhere, so it says SITE_NAME and links to SITE_URL (synchronise/lib/site.py).
+        context = {
+            **context,
+            "current_site": email_site(),
+            **{
+                key: on_site(value) for key, value in context.items() if key.endswith("_url") and isinstance(value, str)
+            },
+        }
+        super().send_mail(template_prefix, email, context)
+
     def save_user(self, request: HttpRequest, user: User, form: Any, commit: bool = True) -> User:
         user = super().save_user(request, user, form, commit=commit)
         if commit and not isinstance(form, SocialSignupForm):

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -38,6 +39,7 @@ from accounts.models import (
     User,
     month_start,
 )
+from synchronise.lib import site
 from synchronise.lib.events import publish_change
 
 if TYPE_CHECKING:
@@ -324,13 +326,21 @@ def member_remove(*, project: Project, actor: User, user: User) -> None:
 
 
 def _send_after_commit(kind: str, *, project: Project, actor: User, email: str, permission: str) -> None:
+    # An account can hold the address unconfirmed (anyone may have typed it): its owner is asked to
+    # sign in, not to create a second account, and joins once the address is confirmed.
+    has_account = (
+        User.objects.filter(email__iexact=email).exists() or EmailAddress.objects.filter(email__iexact=email).exists()
+    )
     context = {
         "project": project,
         "actor": actor,
         "permission": permission,
+        "has_account": has_account,
+        "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
-        "signup_url": settings.SITE_URL + reverse("account_signup") + f"?email={email}",
-        "project_url": settings.SITE_URL + reverse("project_detail", args=[project.pk]),
+        "signup_url": site.absolute(reverse("account_signup") + "?" + urlencode({"email": email})),
+        "login_url": site.absolute(reverse("account_login") + "?" + urlencode({"next": reverse("account_email")})),
+        "project_url": site.absolute(reverse("project_detail", args=[project.pk])),
     }
     subject = render_to_string(f"accounts/email/{kind}_subject.txt", context).strip()
     body = render_to_string(f"accounts/email/{kind}_message.txt", context)

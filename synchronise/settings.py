@@ -34,7 +34,25 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def _site_url() -> str:
+    """Where people reach the platform, for links in emails: ``SITE_URL``, else the address
+    ``make run`` listens on (``HOST``/``PORT``, as ``synchronise/run.py`` reads them); a host that
+    means "every interface" is reached as ``localhost`` (docs/accounts.md)."""
+    explicit = env_str("SITE_URL")
+    if explicit:
+        return explicit.rstrip("/")
+    host = env_str("HOST", "127.0.0.1")
+    host = "localhost" if host in ("0.0.0.0", "::", "[::]", "") else host  # noqa: S104  # a name, not a bind
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    port = env_int("PORT", 8000)
+    return f"http://{host}" + ("" if port == 80 else f":{port}")
+
+
+SITE_URL = _site_url()
+SITE_NAME = env_str("SITE_NAME", "Synchronise")  # in emails and allauth pages, instead of the Site row's
 SITE_ID = 1
 
 INSTALLED_APPS = [
@@ -249,6 +267,7 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env_choice("ACCOUNT_EMAIL_VERIFICATION", ("none", "optional", "mandatory"), "optional")
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "  # allauth would name the Site row (example.com)
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 # allauth's own defaults, restated so they are visible and tunable: failed logins per

@@ -367,7 +367,7 @@ def test_invitation_is_accepted_once_the_invited_address_is_confirmed(
         services.member_invite(project=project, actor=alice, email="Dana@Example.com", permission="edit")
     assert [m.to for m in mailoutbox] == [["dana@example.com"]]
     signup_path = link_in(mailoutbox[0], "/accounts/signup/")
-    assert "email=dana@example.com" in signup_path
+    assert "email=dana%40example.com" in signup_path
 
     sign_up(client, "dana@example.com")
     dana = User.objects.get(email="dana@example.com")

@@ -29,8 +29,10 @@ def component(alice, project) -> Component:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def workflow(alice, project):  # type: ignore[no-untyped-def]
-    return make_workflow(project=project, actor=alice, name="Empty", steps=[], public=True)
+def workflow(alice, project, component):  # type: ignore[no-untyped-def]
+    # One step: a workflow without steps cannot be published.
+    steps = [{"id": "echo", "component": component.pk}]
+    return make_workflow(project=project, actor=alice, name="Empty", steps=steps, public=True)
 
 
 @pytest.fixture

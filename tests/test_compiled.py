@@ -20,7 +20,7 @@ def fields(instance) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 
 def test_a_select_related_row_becomes_the_instances_the_orm_makes(alice, project) -> None:  # type: ignore[no-untyped-def]
-    workflow = make_workflow(project=project, actor=alice, name="Compiled", steps=[])
+    workflow = make_workflow(project=project, actor=alice, name="Compiled", steps=[], publish=False)
     triggers.webhook_enable(workflow=workflow, actor=alice, methods=["POST", "PUT"], respond="accepted")
     make = lambda: Webhook.objects.select_related("workflow__project").filter(workflow_id=0).order_by()  # noqa: E731
     for _ in range(2):  # compiled the first time, reused the second

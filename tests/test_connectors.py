@@ -117,7 +117,7 @@ def test_every_connector_names_its_provider_and_icon() -> None:
 
 
 def test_the_editor_offers_connectors_until_installed(alice, project) -> None:  # type: ignore[no-untyped-def]
-    workflow = make_workflow(project=project, actor=alice, steps=[])
+    workflow = make_workflow(project=project, actor=alice, steps=[], publish=False)
     offered = {entry["connector"]: entry for entry in catalog(workflow) if entry["connector"]}
     assert set(offered) == {c.name for c in connectors.catalog()}
     assert (offered["slack-message"]["id"], offered["slack-message"]["latest"]) == (None, None)

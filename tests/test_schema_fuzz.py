@@ -63,7 +63,8 @@ def known(alice, bob, project, callers) -> dict[str, dict[str, Any]]:  # type: i
     rarely reach a row, and what a row's operations do with bad input is the point."""
     credentials.credential_set(project=project, actor=alice, name="TOKEN", value="fuzz-s3cret")
     component = make_component(project=project, actor=alice, name="Echo", public=True)
-    workflow = make_workflow(project=project, actor=alice, name="Empty", steps=[], public=True)
+    steps = [{"id": "echo", "component": component.pk}]  # a workflow without steps cannot be published
+    workflow = make_workflow(project=project, actor=alice, name="Empty", steps=steps, public=True)
     execution = Execution.objects.create(project=project, component=component, status="succeeded")
     run = WorkflowExecution.objects.create(project=project, workflow=workflow, plan={}, status="failed")
     key, _raw = account_services.api_key_create(project=project, actor=alice)  # not the owner's: it may be revoked

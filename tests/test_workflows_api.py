@@ -260,7 +260,7 @@ def test_the_list_filters_by_project_in_a_fixed_number_of_queries(
         make_workflow(
             project=project, actor=alice, name=f"W{index}", **{k: definition[k] for k in ("inputs", "outputs", "steps")}
         )
-    make_workflow(project=other, actor=alice, name="Elsewhere", steps=[])
+    make_workflow(project=other, actor=alice, name="Elsewhere", steps=[], publish=False)
     client.force_login(alice)
     with django_assert_max_num_queries(5):
         listed = api(client, "get", f"workflows/?project={project.pk}").json()
@@ -271,7 +271,7 @@ def test_the_list_filters_by_project_in_a_fixed_number_of_queries(
 
 def test_a_secret_key_reaches_only_its_project(client, alice, project, workflow):  # type: ignore[no-untyped-def]
     other = make_project(owner=alice, name="Other")
-    elsewhere = make_workflow(project=other, actor=alice, name="Elsewhere", steps=[])
+    elsewhere = make_workflow(project=other, actor=alice, name="Elsewhere", steps=[], publish=False)
     _key, raw = account_services.api_key_create(project=project, actor=alice)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     assert [w["name"] for w in api(client, "get", "workflows/", **auth).json()["results"]] == ["Plus eleven"]
@@ -361,7 +361,7 @@ def test_a_publishable_key_runs_only_public_workflows_of_its_project(client, ali
     draft = api(client, "post", f"workflows/{workflow.pk}/run?async=1&version=draft", {"x": 1}, **publishable)
     assert draft.json()["code"] == 105
     other = make_project(owner=alice, name="Other")
-    elsewhere = make_workflow(project=other, actor=alice, name="Elsewhere", steps=[], public=True)
+    elsewhere = make_workflow(project=other, actor=alice, name="Elsewhere", steps=[], public=True, publish=False)
     assert api(client, "post", f"workflows/{elsewhere.pk}/run?async=1", {}, **publishable).json()["code"] == 104
 
 

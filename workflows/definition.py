@@ -39,10 +39,10 @@ from workflows.secret_bindings import secret_binding_problem
 
 STEP_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MAX_STEPS = 200
-MAX_DEFINITION_BYTES = 500_000
 WORKER_LOST = 125  # error code of an attempt whose worker died (see docs/workflows.md)
 DEFAULT_RETRY_CODES = (109, 123, WORKER_LOST, 429, 500, 502, 503, 504)
 ON_ERROR = ("fail", "continue")
+NO_STEPS = "add at least one step: a workflow without steps has nothing to run"
 
 
 class Problem(TypedDict):
@@ -338,6 +338,8 @@ def problems(definition: Definition, interfaces: Interfaces) -> list[Problem]:
         found.append({"step": step, "field": where, "message": message})
 
     workflow_inputs = {spec["name"]: spec for spec in definition.inputs}
+    if not definition.steps:  # it would "succeed" doing nothing, which no one means
+        report(None, "steps", NO_STEPS)
     for step in definition.steps:
         interface = interface_of(interfaces, step)
         if interface is None:

@@ -159,6 +159,8 @@ def execution_start(
     else:
         version_row = source.version if source else None
         digest = engine.plan_digest(plan)
+        if not plan.get("steps"):  # a plan pinned before empty workflows were refused
+            raise RunError(errors.NOT_ALLOWED, f"the workflow has problems: steps: {definitions.NO_STEPS}")
     # Before anything is recorded or counted: a caller who may not edit the project cannot choose a credential.
     require_may_name_credentials(
         project=workflow.project,

@@ -513,7 +513,7 @@ def test_cancel_replay_and_rerun_failed_without_a_worker(client, alice, bob, wor
         {"x": 1},
     )
     rerun = api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {"limit": 5})
-    assert (rerun.status_code, rerun.json()) == (201, [])  # its one failure has been replayed already
+    assert (rerun.status_code, rerun.json()["started"]) == (201, [])  # its one failure has been replayed already
     assert api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {"limit": 0}).status_code == 400
 
 
@@ -533,14 +533,15 @@ def test_rerun_failed_replays_each_failure_once_and_leaves_bad_inputs_alone(clie
     client.force_login(bob)
     rerun = api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {})
     assert rerun.status_code == 201
-    assert sorted((e["source"], e["status"], e["inputs"]) for e in rerun.json()) == [
+    assert sorted((e["source"], e["status"], e["inputs"]) for e in rerun.json()["started"]) == [
         (failed.pk, "queued", {"x": 1}),
         (refused.pk, "queued", {"x": 2}),  # runs the workflow as it is now
     ]
     replayed = WorkflowExecution.objects.get(source=refused)
     assert replayed.plan["steps"] == failed.plan["steps"]
     again = api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {})
-    assert (again.status_code, again.json()) == (201, [])
+    assert (again.status_code, again.json()["started"]) == (201, [])
+    assert again.json()["skipped"]["executions"] == [bad_input.pk]  # left out, and said why
     assert not WorkflowExecution.objects.filter(source=bad_input).exists()
 
 
@@ -709,8 +710,8 @@ def test_rerun_failed_replays_the_failures_which_then_succeed(worker, client, al
     assert [f["status"] for f in failures] == ["failed", "failed"]
     rerun = api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {})
     assert rerun.status_code == 201
-    assert sorted(e["source"] for e in rerun.json()) == sorted(f["id"] for f in failures)
-    for started in rerun.json():
+    assert sorted(e["source"] for e in rerun.json()["started"]) == sorted(f["id"] for f in failures)
+    for started in rerun.json()["started"]:
         execution = runs.execution_wait(WorkflowExecution.objects.get(pk=started["id"]), timeout=30)
         assert (execution.status, execution.trigger, execution.outputs) == ("succeeded", "replay", {"count": 2})
-    assert api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {}).json() == []  # each failure once
+    assert api(client, "post", f"workflows/{workflow.pk}/rerun-failed/", {}).json()["started"] == []  # once each

@@ -7,6 +7,7 @@ against the plan, records a queued execution and asks a worker to advance it aft
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -373,20 +374,47 @@ def _reuse_before(source: WorkflowExecution, execution: WorkflowExecution, step:
     StepRun.objects.bulk_create(copies)
 
 
-def executions_rerun_failed(*, workflow: Workflow, actor: User, limit: int = 100) -> list[WorkflowExecution]:
+BAD_INPUT_CODES = (errors.INCORRECT_INPUT, errors.MISSING_INPUT)
+SKIPPED_SHOWN = 10  # ids named in the message; the count covers them all
+SKIPPED_REASON = "they failed on bad input (101/102): re-running them with the same inputs would fail again"
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """What ``executions_rerun_failed`` did: the replays it started, and the failures it left out
+    on purpose (bad inputs, which would fail again) so the caller can say why."""
+
+    started: list[WorkflowExecution]
+    skipped: int  # failed on bad input
+    skipped_ids: list[int]  # the newest of them, at most SKIPPED_SHOWN
+
+    @property
+    def message(self) -> str:
+        """One sentence for a person: what was started and, when any, what was skipped and why."""
+        count = len(self.started)
+        if count:
+            said = f"Re-running {count} failed execution{'s' if count != 1 else ''}."
+        else:
+            said = "Nothing was re-run." if self.skipped else "No failed execution is left to re-run."
+        if self.skipped:
+            more = ", …" if self.skipped > len(self.skipped_ids) else ""
+            ids = ", ".join(f"#{pk}" for pk in self.skipped_ids) + more
+            were = "execution was" if self.skipped == 1 else "executions were"
+            said += f" {self.skipped} failed {were} skipped ({ids}): {SKIPPED_REASON}; run them with corrected inputs."
+        return said
+
+
+def executions_rerun_failed(*, workflow: Workflow, actor: User, limit: int = 100) -> Rerun:
     """Replay the workflow's newest failed or timed-out executions that were not replayed or
     restarted yet (needs ``edit``), so asking twice re-runs each failure once. Failures of bad inputs
-    (101, 102) are left out: they would fail the same way. When a replay is refused (the quota is
-    used up, the workflow has problems), the ones started so far are returned, or the refusal raised
-    if none was."""
+    (101, 102) are left out: they would fail the same way; the answer counts them. When a replay is
+    refused (the quota is used up, the workflow has problems), the ones started so far are
+    returned, or the refusal raised if none was."""
     require_permission(workflow.project, actor, Permission.EDIT)
     rerun = WorkflowExecution.objects.filter(workflow=workflow, source__isnull=False).values("source")
-    failed = (
-        workflow.executions.filter(status__in=(Status.FAILED, Status.TIMED_OUT))
-        .exclude(pk__in=rerun)
-        .exclude(error__code__in=(errors.INCORRECT_INPUT, errors.MISSING_INPUT))
-        .order_by("-created_at", "-id")
-    )
+    failures = workflow.executions.filter(status__in=(Status.FAILED, Status.TIMED_OUT)).exclude(pk__in=rerun)
+    failed = failures.exclude(error__code__in=BAD_INPUT_CODES).order_by("-created_at", "-id")
+    bad_input = failures.filter(error__code__in=BAD_INPUT_CODES).order_by("-created_at", "-id")
     started: list[WorkflowExecution] = []
     with transaction.atomic():
         type(workflow).objects.select_for_update().filter(pk=workflow.pk).first()  # one bulk re-run at a time
@@ -397,7 +425,9 @@ def executions_rerun_failed(*, workflow: Workflow, actor: User, limit: int = 100
                 if not started:
                     raise
                 break
-    return started
+    shown = list(bad_input.values_list("pk", flat=True)[:SKIPPED_SHOWN])
+    skipped = len(shown) if len(shown) < SKIPPED_SHOWN else bad_input.count()
+    return Rerun(started=started, skipped=skipped, skipped_ids=shown)
 
 
-__all__ = ["DRAFT", "FINISHED", "execution_cancel", "execution_replay", "execution_restart", "execution_start"]
+__all__ = ["DRAFT", "FINISHED", "Rerun", "execution_cancel", "execution_replay", "execution_restart", "execution_start"]

@@ -227,6 +227,18 @@ class RerunFailedSerializer(serializers.Serializer[Any]):
     )
 
 
+class RerunSkippedSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField(help_text="Failures left out: they failed on bad input (101, 102).")
+    executions = serializers.ListField(child=serializers.IntegerField(), help_text="The newest of them (ids).")
+    reason = serializers.CharField()
+
+
+class RerunAnswerSerializer(serializers.Serializer[Any]):
+    started = WorkflowExecutionSerializer(many=True, help_text="The replays, queued.")
+    skipped = RerunSkippedSerializer()
+    message = serializers.CharField(help_text="What was done and why failures were skipped, in one sentence.")
+
+
 class ExportQuerySerializer(serializers.Serializer[Any]):
     components = serializers.ChoiceField(
         choices=[("embedded", "embedded"), ("reference", "reference")],

@@ -158,19 +158,22 @@ class WorkflowViewSet(
         summary="Replay the failed executions",
         description=(
             "Needs 'edit'. Replays the newest failed or timed-out executions that were not replayed or "
-            "restarted yet, each with its inputs; failures of bad inputs (101, 102) are left out."
+            "restarted yet, each with its inputs; failures of bad inputs (101, 102) are left out, and "
+            "`skipped` counts them and `message` says why."
         ),
         request=s.RerunFailedSerializer,
-        responses={201: s.WorkflowExecutionSerializer(many=True)},
+        responses={201: s.RerunAnswerSerializer},
     )
     @action(detail=True, methods=["post"], url_path="rerun-failed", pagination_class=None)
     def rerun_failed(self, request: Request, pk: int) -> Response:
         workflow = self.get_object()
         body = s.RerunFailedSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        started = runs.executions_rerun_failed(workflow=workflow, actor=self.actor, **body.validated_data)
-        rows = WorkflowExecution.objects.filter(pk__in=[e.pk for e in started]).select_related("version")
-        return Response(s.WorkflowExecutionSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+        rerun = runs.executions_rerun_failed(workflow=workflow, actor=self.actor, **body.validated_data)
+        rows = WorkflowExecution.objects.filter(pk__in=[e.pk for e in rerun.started]).select_related("version")
+        skipped = {"count": rerun.skipped, "executions": rerun.skipped_ids, "reason": runs.SKIPPED_REASON}
+        answer = {"started": s.WorkflowExecutionSerializer(rows, many=True).data, "skipped": skipped}
+        return Response({**answer, "message": rerun.message}, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Export as a JSON document",

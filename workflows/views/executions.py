@@ -63,14 +63,12 @@ def workflow_rerun_failed(request: HttpRequest, pk: int) -> HttpResponse:
     """Replay the failures not re-run yet (``runs.executions_rerun_failed``)."""
     workflow, _ = member_workflow(request, pk, Permission.EDIT)
     try:
-        started = runs.executions_rerun_failed(workflow=workflow, actor=signed_in(request))
+        rerun = runs.executions_rerun_failed(workflow=workflow, actor=signed_in(request))
     except (ValidationError, RunError) as error:
         _refused(request, error)
         return redirect("workflows_executions", workflow.pk)
-    if started:
-        messages.success(request, f"Re-running {len(started)} failed execution{'s' if len(started) > 1 else ''}.")
-    else:
-        messages.info(request, "No failed execution is left to re-run.")
+    # The message says why failures on bad input were left out, not only that nothing was left.
+    (messages.success if rerun.started else messages.info)(request, rerun.message)
     return redirect("workflows_executions", workflow.pk)
 
 

@@ -136,9 +136,10 @@ class Workflows(_Resource):
         return self.client.request("GET", f"workflows/{workflow_id}/")
 
     def rerun_failed(self, workflow_id: int, *, limit: int = 100) -> list[dict[str, Any]]:
-        """Replay the newest failed executions (needs 'edit'); returns the new executions."""
+        """Replay the newest failed executions (needs 'edit'); returns the new executions (the API's
+        ``started``; its ``skipped`` and ``message`` say which failures on bad input were left out)."""
         answer: Any = self.client.request("POST", f"workflows/{workflow_id}/rerun-failed/", json={"limit": limit})
-        return list(answer)
+        return list(answer["started"])
 
     def export(self, workflow_id: int, *, reference: bool = False, version: int | None = None) -> dict[str, Any]:
         """The workflow as a document (components embedded, or by reference); never credentials."""

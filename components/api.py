@@ -30,6 +30,7 @@ from components import connectors, credentials, errors, runs, services
 from components.errors import RunError
 from components.models import Component, ComponentVersion, Credential, Execution, Trigger
 from components.oauth2.serializers import OAuth2StatusSerializer, oauth2_status
+from components.usage import ComponentInUse, component_uses
 from synchronise.lib.queryparams import query_int
 
 SYNC_TIMEOUT_SECONDS = 30.0
@@ -142,7 +143,13 @@ def run_response(execution: Execution) -> Response:
     create=extend_schema(summary="Create a component", description="Needs 'edit' in the project."),
     retrieve=extend_schema(summary="One component, with its draft"),
     partial_update=extend_schema(summary="Change the draft and settings", description="Needs 'edit'."),
-    destroy=extend_schema(summary="Delete a component", description="Needs 'edit'; its versions and runs go too."),
+    destroy=extend_schema(
+        summary="Delete a component",
+        description=(
+            "Needs 'edit'; its versions and runs go too. 409 (`component_in_use`, with `uses`) while the "
+            "latest published version of a workflow of the project uses it. `GET .../uses/` lists them first."
+        ),
+    ),
 )
 class ComponentViewSet(
     mixins.ListModelMixin,
@@ -195,8 +202,27 @@ class ComponentViewSet(
         except ValidationError as error:
             raise _field_errors(error) from None
 
-    def perform_destroy(self, instance: Component) -> None:
-        services.component_delete(component=instance, actor=actor(self.request))
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        component = self.get_object()
+        try:
+            services.component_delete(component=component, actor=actor(request))
+        except ComponentInUse as refused:
+            # 409 naming the workflows whose latest published version calls it.
+            body = {"code": "component_in_use", "message": f"“{component.name}” cannot be deleted: {refused.message}"}
+            return Response({**body, "uses": [u.as_dict() for u in refused.uses]}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        summary="What uses the component",
+        description=(
+            "The workflows of its project whose draft or versions call it: `[{kind, id, name, url, where, "
+            "blocking}]`; a blocking use (the latest published version) keeps it from being deleted."
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def uses(self, request: Request, pk: str) -> Response:
+        return Response([use.as_dict() for use in component_uses(self.get_object())])
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: VersionSerializer}, summary="Publish the draft")
     @action(detail=True, methods=["post"])

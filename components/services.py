@@ -12,6 +12,7 @@ from accounts.models import Permission, Project, User
 from accounts.services import member_ids, require_permission
 from components.models import Component, ComponentVersion, Kind
 from components.types import validate_interface
+from components.usage import require_unused
 from synchronise.lib.events import publish_change
 
 EDITABLE_FIELDS = (
@@ -210,7 +211,9 @@ def component_duplicate(*, component: Component, actor: User, name: str | None =
 
 @transaction.atomic
 def component_delete(*, component: Component, actor: User) -> None:
-    """Delete the component, its versions and its executions (needs ``edit``)."""
+    """Delete the component, its versions and its executions (needs ``edit``). Raises
+    ``components.usage.ComponentInUse`` while a workflow's latest published version uses it."""
     require_permission(component.project, actor, Permission.EDIT)
+    require_unused(component)
     _publish(component, deleted=True)
     component.delete()

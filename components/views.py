@@ -28,6 +28,7 @@ from components.forms import ComponentCreateForm, ComponentSettingsForm, Credent
 from components.marketplace.models import code_hidden
 from components.models import Component, Credential, Kind
 from components.types import TYPES
+from components.usage import ComponentInUse, component_uses
 
 
 def member_component(request: HttpRequest, pk: int, needed: str = Permission.VIEW) -> tuple[Component, Membership]:
@@ -112,10 +113,16 @@ def component_duplicate(request: HttpRequest, pk: int) -> HttpResponse:
 def component_delete(request: HttpRequest, pk: int) -> HttpResponse:
     component, membership = member_component(request, pk, Permission.EDIT)
     if request.method == "POST":
-        services.component_delete(component=component, actor=signed_in(request))
-        messages.success(request, f"Component “{component.name}” deleted.")
-        return redirect("components_home")
-    return render(request, "components/component_delete.html", _editor_context(component, membership, "delete"))
+        try:
+            services.component_delete(component=component, actor=signed_in(request))
+        except ComponentInUse as refused:
+            messages.error(request, f"“{component.name}” was not deleted: {refused.message}.")
+        else:
+            messages.success(request, f"Component “{component.name}” deleted.")
+            return redirect("components_home")
+    uses = component_uses(component)  # named on the page: what deleting it would break, or leave with a problem
+    context = {**_editor_context(component, membership, "delete"), "uses": uses}
+    return render(request, "components/component_delete.html", {**context, "blocked": any(u.blocking for u in uses)})
 
 
 def _editor_context(component: Component, membership: Membership, tab: str) -> dict[str, object]:

@@ -47,12 +47,14 @@ def sensitive_header(name: str) -> bool:
 @dataclass(frozen=True)
 class HttpRunResult:
     """``outputs`` on a 2xx answer, else ``error`` (``{code, message, reason, …}``); ``request_log``:
-    log lines. Every part has the project's secrets masked."""
+    log lines. Every part has the project's secrets masked. ``response``: the last answer's ``{status,
+    headers, text}`` when asked for and one came (the editor's "Send test request"), else ``None``."""
 
     outputs: dict[str, Any] | None
     error: dict[str, Any] | None
     request_log: list[str] = field(default_factory=list)
     status: int | None = None
+    response: dict[str, Any] | None = None
 
 
 def _rendered_text(source: Any, context: Mapping[str, Any]) -> str:
@@ -166,8 +168,10 @@ def _exchange(
     timeout: float,
     max_bytes: int,
     log: list[str],
+    answered: dict[str, Any],
 ) -> tuple[outbound.OutboundResponse, Any, list[Any] | None]:
-    """Send the request (and the next pages'); the last answer, its parsed body, every page's items."""
+    """Send the request (and the next pages'); the last answer, its parsed body, every page's items.
+    ``answered`` is filled with the last answer's status, headers and text as it arrives."""
     pages = paged["max_pages"] if paged else 1
     deadline = time.monotonic() + timeout
     shown = {k: "••••••" if sensitive_header(k) else v for k, v in built.headers.items()}
@@ -185,6 +189,7 @@ def _exchange(
         redirects = f" after {len(response.redirects)} redirect(s)" if response.redirects else ""
         size = len(response.content)
         log.append(f"← {response.status} {response.reason} in {response.elapsed_ms:.0f} ms, {size} bytes{redirects}")
+        answered.update(status=response.status, headers=dict(response.headers.items()), text=response.text)
         error = refused(spec, response)
         if error is not None:
             log.append(f"  body {response.text[:MAX_LOGGED_BODY]}")
@@ -219,21 +224,30 @@ def run_http_component(
     timeout: float | None = None,
     max_bytes: int | None = None,
     secret_inputs: Iterable[str] = (),
+    keep_response: bool = False,
 ) -> HttpRunResult:
     """Render the request, send it through the SSRF guard, map the answer. Never raises for a
     remote or template problem: those come back as ``error``. ``secret_inputs``: names of inputs
     declared of type ``secret``, whose ``{{ secrets.NAME }}`` value is substituted. ``max_bytes``:
     the largest response body (all pages together), the plan's
-    (``code_runner.response_bytes_for(project)``) for a run; ``None`` is ``OUTBOUND_MAX_BYTES``."""
+    (``code_runner.response_bytes_for(project)``) for a run; ``None`` is ``OUTBOUND_MAX_BYTES``.
+    ``keep_response``: also return the last answer (``response``), masked; off for runs, which
+    would mask a body nobody reads."""
     values = list(secrets.values())
     log: list[str] = []
     timeout = float(timeout if timeout is not None else settings.OUTBOUND_TIMEOUT)
     max_bytes = int(max_bytes if max_bytes is not None else settings.OUTBOUND_MAX_BYTES)
 
+    answered: dict[str, Any] = {}
+
     def failed(error: dict[str, Any]) -> HttpRunResult:
         log.append(f"error {error['code']}: {error['message']}")
         return HttpRunResult(
-            outputs=None, error=mask(error, values), request_log=mask(log, values), status=error.get("status")
+            outputs=None,
+            error=mask(error, values),
+            request_log=mask(log, values),
+            status=error.get("status"),
+            response=mask(answered, values) if answered and keep_response else None,
         )
 
     used: set[str] = set()  # the credentials this request carries, however a template used them
@@ -275,7 +289,15 @@ def run_http_component(
         if not built.has_header("Idempotency-Key"):
             built.headers["Idempotency-Key"] = idempotency_key
         response, body, items = _exchange(
-            spec, built, paged, secrets=secrets, used=used, timeout=timeout, max_bytes=max_bytes, log=log
+            spec,
+            built,
+            paged,
+            secrets=secrets,
+            used=used,
+            timeout=timeout,
+            max_bytes=max_bytes,
+            log=log,
+            answered=answered,
         )
     except Failed as failure:
         return failed(failure.error)
@@ -288,5 +310,9 @@ def run_http_component(
         else:
             outputs[name] = value
     return HttpRunResult(
-        outputs=mask(outputs, values), error=None, request_log=mask(log, values), status=response.status
+        outputs=mask(outputs, values),
+        error=None,
+        request_log=mask(log, values),
+        status=response.status,
+        response=mask(answered, values) if keep_response else None,
     )

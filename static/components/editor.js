@@ -24,10 +24,24 @@
   }
 
   function errorText(data) {
-    if (!data || typeof data !== "object") return "the server did not answer";
-    if (data.detail) return String(data.detail);
-    return Object.entries(data).map(([field, messages]) =>
-      `${field}: ${Array.isArray(messages) ? messages.join(" ") : JSON.stringify(messages)}`).join("; ");
+    return fieldErrors(data).map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join("; ");
+  }
+
+  // An error answer as [{field, message}], one per message: DRF's {field: [messages]}, or a
+  // {code, message, fields|errors: {field: [messages]}} body.
+  function fieldErrors(data) {
+    if (!data || typeof data !== "object") return [{ field: "", message: "the server did not answer" }];
+    const nested = [data.fields, data.errors].find((v) => v && typeof v === "object" && !Array.isArray(v));
+    const source = nested || data;
+    const found = [];
+    for (const [field, messages] of Object.entries(source)) {
+      if (!nested && ["code", "message", "detail"].includes(field)) continue;
+      for (const message of Array.isArray(messages) ? messages : [messages]) {
+        found.push({ field: field === "non_field_errors" ? "" : field, message: typeof message === "string" ? message : JSON.stringify(message) });
+      }
+    }
+    if (!found.length) found.push({ field: "", message: String(data.message || data.detail || "the change was refused") });
+    return found;
   }
 
   function row(spec) {
@@ -65,8 +79,9 @@
     const config = JSON.parse(document.getElementById("editor-config").textContent);
     let view = null;  // the CodeMirror view: kept out of Alpine's reactive proxies
     let timer = null;
+    let edits = 0;  // changes made; a save clears "dirty" only if none came in while it ran
 
-    return {
+    const state = {
       types: config.types,
       typeNames: Object.keys(config.types),
       inputs: config.inputs.map(row),
@@ -74,7 +89,9 @@
       savedInputs: config.inputs,
       http: config.http,
       saveStatus: "",
-      saveError: "",
+      saveErrors: [],
+      httpProblems: [],
+      dirty: false,
       saving: false,
       syntaxError: config.syntaxError,
       runValues: {},
@@ -87,6 +104,7 @@
       publishOk: false,
 
       init() {
+        this.guardUnsaved();
         if (!this.$refs.code) return;
         const CM = window.SynchroniseCodeMirror;
         const extensions = [
@@ -99,6 +117,15 @@
         this.markSyntax(this.syntaxError);
       },
 
+      // Leaving with changes that are not saved asks first, as the workflow editor does.
+      guardUnsaved() {
+        window.addEventListener("beforeunload", (event) => {
+          if (!config.canEdit || !(this.dirty || this.saving)) return;
+          event.preventDefault();
+          event.returnValue = "";  // older browsers show the dialog only with a returnValue
+        });
+      },
+
       describe(s) { return s.subtype ? `${s.type}/${s.subtype}` : s.type; },
       defaultSubtype(type) { return ({ text: "text", number: "float" })[type] || ""; },
       addRow(side) { this[side].push(row({ type: "text", subtype: "text" })); this.changed(); },
@@ -106,6 +133,8 @@
 
       changed() {
         if (!config.canEdit) return;
+        this.dirty = true;
+        edits += 1;
         this.saveStatus = "Unsaved changes";
         clearTimeout(timer);
         // Half-typed rows would only be refused: wait until every row has a name.
@@ -116,7 +145,8 @@
       body() {
         const body = { inputs: this.inputs.map(spec), outputs: this.outputs.map(spec) };
         if (config.kind === "http") {
-          try { body.http = JSON.parse(this.http || "{}"); } catch (error) { return { invalid: `http: ${error.message}` }; }
+          if (this.httpProblems.length) return { invalid: `${this.httpProblems[0].path}: ${this.httpProblems[0].message}` };
+          try { body.http = JSON.parse(this.http || "{}"); } catch (error) { return { invalid: `not valid JSON: ${error.message}` }; }
         } else if (view) {
           body.code = view.state.doc.toString();
         }
@@ -126,18 +156,24 @@
       async save() {
         clearTimeout(timer);
         const body = this.body();
-        if (body.invalid) { this.saveError = body.invalid; this.saveStatus = "Not saved"; return false; }
+        if (body.invalid) {
+          this.saveErrors = [{ field: "http", message: body.invalid }];
+          this.saveStatus = "Not saved";
+          return false;
+        }
+        const saving = edits;
         this.saving = true;
         this.saveStatus = "Saving…";
         const answer = await api("PATCH", config.apiUrl, body);
         this.saving = false;
         if (!answer.ok) {
           this.saveStatus = "Not saved";
-          this.saveError = errorText(answer.data);
+          this.saveErrors = fieldErrors(answer.data);
           return false;
         }
-        this.saveError = "";
-        this.saveStatus = "Saved";
+        this.saveErrors = [];
+        this.dirty = edits !== saving;
+        this.saveStatus = this.dirty ? "Unsaved changes" : "Saved";
         this.savedInputs = answer.data.inputs;
         if (config.kind === "code") {
           const syntax = await api("GET", config.syntaxUrl);
@@ -160,9 +196,9 @@
         view.dispatch(CM.setDiagnostics(view.state, diagnostics));
       },
 
-      runBody() {
+      runBody(specs) {
         const body = {};
-        for (const s of this.savedInputs) {
+        for (const s of specs || this.savedInputs) {
           const value = this.runValues[s.name];
           if (s.type === "bool") { if (value !== undefined) body[s.name] = !!value; continue; }
           if (value === undefined || value === "") continue;  // left out: the server says 102 if required
@@ -213,6 +249,17 @@
         if (error && error.code === 102) this.badFields = error.missing || [];
       },
 
+      // "http" errors each start with the spec field they are about ("url: …"): shown that way.
+      errorLabel(error) {
+        if (error.field !== "http") return error.field;
+        const split = window.SynchroniseHttpForm ? window.SynchroniseHttpForm.splitMessage(error.message) : null;
+        return split && split.path ? split.path : "http";
+      },
+      errorMessage(error) {
+        if (error.field !== "http" || !window.SynchroniseHttpForm) return error.message;
+        return window.SynchroniseHttpForm.splitMessage(error.message).message;
+      },
+
       async publish() {
         if (this.saveStatus === "Unsaved changes" && !(await this.save())) return;
         this.publishing = true;
@@ -229,6 +276,11 @@
         }
       },
     };
+    if (config.kind === "http" && window.SynchroniseHttpForm) {
+      // Getters included: a spread would freeze them into values.
+      Object.defineProperties(state, Object.getOwnPropertyDescriptors(window.SynchroniseHttpForm.mixin(config, api)));
+    }
+    return state;
   }
 
   document.addEventListener("alpine:init", () => window.Alpine.data("componentEditor", editor));

@@ -143,7 +143,7 @@ def component_editor(request: HttpRequest, pk: int) -> HttpResponse:
     component, membership = member_component(request, pk, Permission.VIEW)
     context = _editor_context(component, membership, "code")
     hidden = context["code_hidden"]  # a closed-source marketplace fork: runs, never shows its code
-    context["editor_config"] = {
+    config: dict[str, object] = {
         "id": component.pk,
         "kind": component.kind,
         "code": "" if hidden else component.code,
@@ -157,6 +157,20 @@ def component_editor(request: HttpRequest, pk: int) -> HttpResponse:
         "syntaxUrl": reverse("components_syntax", args=[component.pk]),
         "syntaxError": services.syntax_error(component.code) if component.kind == Kind.CODE and not hidden else None,
     }
+    context["editor_config"] = config
+    if component.kind == Kind.HTTP:
+        config.update(
+            {
+                "curlUrl": reverse("components_http_curl", args=[component.pk]),
+                "testUrl": reverse("components_http_test", args=[component.pk]),
+                # Names only, for completion and the auth picker: values never leave the server.
+                "credentials": [
+                    {"name": name, "kind": kind}
+                    for name, kind in component.project.credentials.order_by("name").values_list("name", "kind")
+                ],
+                "credentialsUrl": reverse("project_credentials", args=[component.project_id]),
+            }
+        )
     return render(request, "components/component_code.html", context)
 
 

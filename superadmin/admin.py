@@ -233,6 +233,8 @@ class RealtimeSubscriptionAdmin(admin.ModelAdmin[RealtimeSubscription]):
 
 
 # The marketplace's validation queue and curated collections.
+# Components, workflows, executions and credentials: metadata only.
+from superadmin import builder_admin as builder_admin  # noqa: E402
 from superadmin import marketplace as marketplace  # noqa: E402
 
 # OAuth2 provider apps (client ids and secrets for OAuth2 credentials).

@@ -8,10 +8,12 @@ from components.api import LegacyRunView
 from components.marketplace.sitemaps import sitemap_view
 from components.views import project_credentials
 from realtime.api import CloudFunctionView
+from synchronise.favicon import favicon
 from synchronise.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("superadmin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/cloud/<str:name>", CloudFunctionView.as_view(), name="cloud_function"),

@@ -114,3 +114,56 @@ def test_dates_are_shown_in_the_browsers_zone_from_the_first_page(chromium, asgi
     # … and the next ones are rendered in the browser's zone by the server.
     html = page.request.get(f"{asgi_url}/projects/{project.pk}/keys/").text()
     assert re.search(r'datetime="2026-12-08T13:05:00Z"[^>]*>8 Dec 2026, 22:05</time>', html)
+
+
+def test_the_triggers_page_has_a_clean_console_and_says_a_schedule_error_once(
+    chromium, asgi_url, project, bob, artifacts
+) -> None:
+    from tests.factories import make_component, make_workflow
+
+    component = make_component(project=project, actor=bob, name="Noop")
+    workflow = make_workflow(
+        project=project, actor=bob, name="Nightly", steps=[{"id": "noop", "component": component.pk, "inputs": {}}]
+    )
+    page = signed_in(chromium, asgi_url, bob).new_page()
+    problems = problems_of(page)
+    page.goto(f"{asgi_url}/workflows/{workflow.pk}/triggers/")
+    expect(page.get_by_test_id("schedule-preview").locator("li")).to_have_count(5)  # the page script ran
+    expect(page.get_by_test_id("webhook").locator(".badge")).to_have_text("off")
+    page.wait_for_load_state("networkidle")
+    assert problems == []
+
+    # A refused cron is said once, where the next runs would be, also after "Save schedule".
+    page.get_by_label("Cron").fill("61 * * * *")
+    schedule = page.get_by_test_id("schedule")
+    expect(schedule.locator(".wf-problem")).to_contain_text("cron")
+    page.get_by_role("button", name="Save schedule").click()
+    page.wait_for_load_state("networkidle")
+    expect(schedule.locator(".wf-problem")).to_contain_text("cron")
+    expect(page.get_by_test_id("schedule-error")).to_be_hidden()
+    visible = [text for text in schedule.locator("p").all_inner_texts() if "cron" in text.lower() and ":" in text]
+    assert len(visible) == 1, visible
+    page.screenshot(path=artifacts / "triggers-cron-error.png", full_page=True)
+
+    # A valid schedule saves, and the page still asked for nothing that is not there.
+    problems.clear()
+    page.get_by_label("Cron").fill("0 9 * * 1")
+    page.get_by_role("button", name="Save schedule").click()
+    expect(schedule.locator(".row-note")).to_have_text("Schedule saved.")
+    page.reload()
+    expect(page.get_by_label("Cron")).to_have_value("0 9 * * 1")
+    page.wait_for_load_state("networkidle")
+    assert problems == []
+
+
+def test_the_favicon_and_the_api_link_work_in_the_browser(chromium, asgi_url, project, bob) -> None:
+    page = signed_in(chromium, asgi_url, bob).new_page()
+    problems = problems_of(page)
+    icon = page.request.get(f"{asgi_url}/favicon.ico")
+    assert icon.ok
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    page.goto(f"{asgi_url}/dashboard/")
+    page.get_by_role("link", name="API reference").click()
+    expect(page).to_have_url(f"{asgi_url}/api/docs/")
+    expect(page.locator(".swagger-ui")).to_be_visible()
+    assert not [p for p in problems if "favicon" in p]

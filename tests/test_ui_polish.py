@@ -184,3 +184,85 @@ def test_a_credentials_row_changes_it_and_may_keep_its_value(client, project, bo
     client.post(url, {**row, "value": "sk_2"})
     assert credential_values(project=project) == {"STRIPE_KEY": "sk_2"}
     assert "sk_2" not in client.get(url).content.decode()
+
+
+# --- Bug 9: favicon, links to the API docs --------------------------------------------------
+
+
+def test_favicon_ico_is_the_logo(client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("/img/logo.svg")
+
+
+def test_every_signed_in_page_and_the_keys_and_connect_pages_link_to_the_api_docs(client, project, bob) -> None:
+    docs = reverse("api_docs")
+    assert f'href="{docs}"' in client.get(reverse("landing")).content.decode()
+    client.force_login(bob)
+    for url in (reverse("dashboard"), reverse("project_keys", args=[project.pk])):
+        assert f'href="{docs}"' in client.get(url).content.decode(), url
+    connect = client.get(reverse("project_connect", args=[project.pk])).content.decode()
+    assert f'<a href="{docs}">API reference</a>' in connect
+    keys = client.get(reverse("project_keys", args=[project.pk])).content.decode()
+    assert f'The full <a href="{docs}">API</a>' in keys
+
+
+# --- Bug 9: the superadmin's sections ----------------------------------------------------------
+
+
+def test_the_superadmin_has_one_accounts_section(client, alice) -> None:
+    client.force_login(alice)  # the first user: superuser
+    page = client.get("/superadmin/").content.decode()
+    captions = re.findall(r'<caption>\s*<a href="[^"]*" class="section"[^>]*>([^<]+)</a>', page)
+    assert captions.count("Accounts") == 1, captions
+    assert "Sign-in addresses" in captions
+    for section in ("Components", "Workflows"):
+        assert section in captions
+
+
+def test_the_superadmin_lists_builder_objects_but_never_a_credential_value(client, alice, project) -> None:
+    from components.credentials import credential_set
+    from components.models import Credential
+    from tests.factories import make_component, make_workflow
+
+    secret = "sk_live_do-not-show-this-9f3a"
+    credential = credential_set(
+        project=project, actor=alice, name="STRIPE_KEY", value=secret, allowed_hosts=["api.stripe.com"]
+    )
+    component = make_component(project=project, actor=alice, name="Greeter")
+    workflow = make_workflow(project=project, actor=alice, name="Nightly", steps=[], publish=False)
+    client.force_login(alice)
+    pages = {
+        "/superadmin/components/component/": component.name,
+        f"/superadmin/components/component/{component.pk}/change/": component.name,
+        "/superadmin/workflows/workflow/": workflow.name,
+        f"/superadmin/workflows/workflow/{workflow.pk}/change/": workflow.name,
+        "/superadmin/workflows/workflowexecution/": "0 workflow executions",
+        "/superadmin/components/execution/": "0 executions",
+        "/superadmin/components/credential/": "STRIPE_KEY",
+        f"/superadmin/components/credential/{credential.pk}/change/": "api.stripe.com",
+    }
+    for url, expected in pages.items():
+        response = client.get(url)
+        html = response.content.decode()
+        assert response.status_code == 200, url
+        assert expected in html, url
+        assert secret not in html, url
+        assert credential.ciphertext not in html, url
+
+    # The delete action goes through the service (its permission check and cleanup).
+    response = client.post(
+        "/superadmin/components/credential/",
+        {"action": "delete_selected", "_selected_action": [credential.pk], "post": "yes"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert not Credential.objects.filter(pk=credential.pk).exists()
+
+
+def test_the_builder_admin_pages_are_for_staff_only(client, alice, charlie, project) -> None:
+    client.force_login(charlie)
+    for url in ("/superadmin/components/credential/", "/superadmin/workflows/workflowexecution/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/superadmin/login/")

@@ -37,6 +37,18 @@
     return Object.entries(errors).map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`).join("; ");
   }
 
+  const SPEC_FIELDS = ["cron", "timezone"];
+
+  // {field: [messages]} of a 400, from the API's {code, message, errors} (or a bare field map).
+  function fieldErrors(answer) {
+    const data = answer.data;
+    if (answer.status !== 400 || !data || typeof data !== "object") return null;
+    const errors = data.errors && typeof data.errors === "object" ? data.errors : data;
+    const names = Object.keys(errors).filter((name) => Array.isArray(errors[name]));
+    if (!names.length) return null;
+    return Object.fromEntries(names.map((name) => [name, errors[name]]));
+  }
+
   function triggers() {
     const config = JSON.parse(document.getElementById("triggers-config").textContent);
     let previewTimer = null;
@@ -61,12 +73,13 @@
       scheduleError: "",
       scheduleNote: "",
 
-      async init() {
-        const [hook, schedule] = await Promise.all([call("GET", config.webhookUrl), call("GET", config.scheduleUrl)]);
-        if (hook.ok) this.showWebhook(hook.data);
-        if (schedule.ok) this.showSchedule(schedule.data);
+      // The page carries the webhook and schedule as the API would answer them (null: none yet),
+      // so nothing is fetched that would answer 404.
+      init() {
+        if (config.webhook) this.showWebhook(config.webhook);
+        if (config.schedule) this.showSchedule(config.schedule);
         this.loaded = true;
-        if (!schedule.ok) this.preview();
+        if (!config.schedule) this.preview();
       },
 
       when(iso) { return iso ? window.SynchroniseDates.format(iso) : ""; },
@@ -141,9 +154,21 @@
         try { inputs = JSON.parse(this.plan.inputs || "{}"); } catch (error) { this.scheduleError = `inputs: ${error.message}`; return; }
         const body = { cron: this.plan.cron, timezone: this.plan.timezone || "UTC", inputs, enabled: this.plan.enabled };
         const answer = await call("PUT", config.scheduleUrl, body);
-        if (!answer.ok) { this.scheduleError = errorText(answer); return; }
+        if (!answer.ok) { this.showScheduleErrors(answer); return; }
         this.showSchedule(answer.data);
         this.scheduleNote = "Schedule saved.";
+      },
+
+      // A refused cron or time zone is said once, where the preview of the next runs is (the
+      // preview has usually said it already); only the other problems go to the alert below.
+      showScheduleErrors(answer) {
+        const fields = fieldErrors(answer);
+        if (!fields) { this.scheduleError = errorText(answer); return; }
+        const text = (names) => names.map((name) => `${name}: ${[].concat(fields[name]).join(" ")}`).join("; ");
+        const spec = Object.keys(fields).filter((name) => SPEC_FIELDS.includes(name));
+        const others = Object.keys(fields).filter((name) => !SPEC_FIELDS.includes(name));
+        if (spec.length) { clearTimeout(previewTimer); this.previewError = text(spec); this.upcoming = []; }
+        this.scheduleError = text(others);
       },
 
       async clearSchedule() {

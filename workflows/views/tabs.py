@@ -19,7 +19,8 @@ from accounts.views.access import signed_in
 from accounts.views.keys import publishable_key_of
 from workflows import triggers
 from workflows.forms import WorkflowSettingsForm
-from workflows.models import Workflow
+from workflows.models import Schedule, Webhook, Workflow
+from workflows.trigger_api import WebhookSerializer
 from workflows.views.access import can_edit, error_messages, member_workflow
 
 PREVIEWS = 5
@@ -68,8 +69,22 @@ def workflow_triggers(request: HttpRequest, pk: int) -> HttpResponse:
         "canEdit": context["can_edit"],
         "inputs": (workflow.definition or {}).get("inputs", []),
         "credentials": list(workflow.project.credentials.order_by("name").values_list("name", flat=True)),
+        # What the API's GETs would answer, so the page does not ask for a webhook or a schedule
+        # that does not exist (two 404s in the console on every visit, issue 15).
+        "webhook": _webhook_state(workflow),
+        "schedule": _schedule_state(workflow),
     }
     return render(request, "workflows/triggers.html", context)
+
+
+def _webhook_state(workflow: Workflow) -> dict[str, Any] | None:
+    webhook = Webhook.objects.filter(workflow=workflow).first()
+    return dict(WebhookSerializer(webhook).data) if webhook is not None else None
+
+
+def _schedule_state(workflow: Workflow) -> dict[str, Any] | None:
+    schedule = Schedule.objects.filter(workflow=workflow).first()
+    return triggers.schedule_data(schedule) if schedule is not None else None
 
 
 @login_required

@@ -14,6 +14,7 @@ from django.http import Http404
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from realtime.registry import Call, CloudError, CloudFunction, Result, lookup
+from synchronise.errors import validation_body
 from synchronise.lib.events import publish_change
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ def authorize(function: CloudFunction, call: Call) -> None:
         )
 
 
+def validation_message(errors: Any) -> str:
+    """``field: message; …``, as every validation error of the API says it (docs/errors.md)."""
+    return str(validation_body(errors)["message"])
+
+
 def run(name: str, params: Any, call: Call) -> Result:
     """Run the cloud function ``name``; returns its ``Result`` or raises ``CloudError``."""
     function = lookup(name)
@@ -49,9 +55,9 @@ def run(name: str, params: Any, call: Call) -> Result:
         raise CloudError(str(exc) or "not allowed", status=403, code="forbidden") from None
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        raise CloudError("invalid data", status=400, code="invalid", errors=errors) from None
+        raise CloudError(validation_message(errors), status=400, code="invalid", errors=errors) from None
     except DRFValidationError as exc:
-        raise CloudError("invalid data", status=400, code="invalid", errors=exc.detail) from None
+        raise CloudError(validation_message(exc.detail), status=400, code="invalid", errors=exc.detail) from None
     if not isinstance(result, Result):
         result = Result(data=result)
     if result.filters is not None:

@@ -195,3 +195,17 @@ def test_the_schema_describes_the_error_shape_on_every_api_operation(client):
     wrapped = refused["content"]["application/json"]["schema"]["allOf"]
     assert wrapped[0] == ref
     assert wrapped[1]["properties"]["errors"] == {"$ref": "#/components/schemas/WorkflowPublishRefused"}
+
+
+@pytest.mark.django_db
+def test_a_cloud_functions_refusal_names_the_field(alice, bob, project):
+    from tests.marketplace_setup import make_greeter, make_validator, submit
+
+    submission = submit(make_greeter(project=project, actor=bob), bob)
+    client = signed_in(make_validator())
+    url = f"{API}/cloud/approveMarketplaceListing"
+    assert client.post(url, {"id": submission.pk}, format="json").status_code == 200
+    again = client.post(url, {"id": submission.pk}, format="json")
+    body = assert_shaped(again, 400, "invalid")
+    assert body["errors"] == {"state": ["this submission is approved already"]}
+    assert body["message"] == "state: this submission is approved already"

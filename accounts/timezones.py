@@ -4,6 +4,9 @@
 into the ``tz`` cookie; this middleware activates it for the request, so every ``|when`` in a
 template prints local time without any per-user setting. Until the cookie exists (the very
 first page), dates are rendered in UTC and app.js rewrites them in place. See docs/ui.md.
+
+The JSON API is left in UTC whatever the cookie says (DRF renders datetimes in the active
+zone): an API answer must not depend on which browser made the call.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import cast
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
+
+from synchronise.errors import API_PREFIXES
 
 COOKIE = "tz"
 
@@ -33,6 +38,8 @@ def zone_named(name: str) -> zoneinfo.ZoneInfo | None:
 
 
 def zone_of(request: HttpRequest) -> zoneinfo.ZoneInfo | None:
+    if request.path.startswith(API_PREFIXES):
+        return None
     return zone_named(request.COOKIES.get(COOKIE, ""))
 
 

@@ -167,3 +167,13 @@ def test_the_favicon_and_the_api_link_work_in_the_browser(chromium, asgi_url, pr
     expect(page).to_have_url(f"{asgi_url}/api/docs/")
     expect(page.locator(".swagger-ui")).to_be_visible()
     assert not [p for p in problems if "favicon" in p]
+
+
+def test_the_signed_out_top_bar_links_the_api_and_fits_375_pixels(chromium, asgi_url) -> None:
+    wide = chromium.new_context(viewport=LAPTOP).new_page()
+    wide.goto(asgi_url + "/")
+    expect(wide.get_by_role("link", name="API", exact=True)).to_be_visible()
+    narrow = chromium.new_context(viewport=NARROW).new_page()
+    narrow.goto(asgi_url + "/")
+    expect(narrow.get_by_role("link", name="Sign up", exact=True)).to_be_visible()
+    assert narrow.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -266,3 +266,12 @@ def test_the_builder_admin_pages_are_for_staff_only(client, alice, charlie, proj
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/superadmin/login/")
+
+
+def test_the_api_answers_in_utc_whatever_the_browsers_zone(client, project, bob) -> None:
+    client.force_login(bob)
+    client.cookies["tz"] = "Asia/Tokyo"
+    answer = client.get(f"/api/v1/projects/{project.pk}/")
+    assert answer.status_code == 200
+    created = answer.json()["created_at"]
+    assert created.endswith("Z"), created

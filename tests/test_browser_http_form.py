@@ -193,7 +193,7 @@ def test_build_an_http_component_from_curl_test_save_publish_and_run(
         expect(page.get_by_test_id("run-outputs")).to_contain_text('"greeting": "Grace"')
 
         # The export page's JavaScript snippet, run as a page would: a classic <script>.
-        Component.objects.filter(pk=component.pk).update(public=True)
+        services.component_update(component=Component.objects.get(pk=component.pk), actor=bob, public=True)
         _key, raw = api_key_create(project=project, actor=alice, kind=ApiKeyKind.PUBLISHABLE)
         page.goto(f"{site}/components/{component.pk}/export/")
         snippet = page.get_by_test_id("snippet-js").inner_text()

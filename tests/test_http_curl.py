@@ -270,3 +270,20 @@ def test_a_code_component_has_no_curl_import(client, alice, bob):
     code = Component.objects.create(project=project, name="Code", kind=Kind.CODE, code=source)
     client.force_login(bob)
     assert post_curl(client, code, GITHUB).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_editor_page_names_credentials_but_never_shows_values(client, bob, viewer, component):
+    credentials.credential_set(project=component.project, actor=bob, name="GITHUB_PAT", value="ghp_secret_value")
+    client.force_login(bob)
+    page = client.get(reverse("components_editor", args=[component.pk])).content.decode()
+    assert 'data-testid="http-form"' in page
+    assert "Import from cURL" in page
+    assert '"name": "GITHUB_PAT"' in page
+    assert "ghp_secret_value" not in page
+    client.force_login(viewer)
+    page = client.get(reverse("components_editor", args=[component.pk])).content.decode()
+    assert 'data-testid="http-form"' in page  # read-only: the form's fieldset is disabled
+    assert "Import from cURL" not in page
+    assert "Send test request" not in page
+    assert "ghp_secret_value" not in page

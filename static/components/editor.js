@@ -278,7 +278,7 @@
     };
     if (config.kind === "http" && window.SynchroniseHttpForm) {
       // Getters included: a spread would freeze them into values.
-      Object.defineProperties(state, Object.getOwnPropertyDescriptors(window.SynchroniseHttpForm.mixin(config, api)));
+      Object.defineProperties(state, Object.getOwnPropertyDescriptors(window.SynchroniseHttpForm.mixin(config, api, row)));
     }
     return state;
   }

@@ -133,7 +133,8 @@
   }
 
   // Alpine state and methods merged into the component editor (``this`` is the editor).
-  function mixin(config, api) {
+  // ``newRow(spec)``: an interface row as the editor makes them (its keys stay unique).
+  function mixin(config, api, newRow) {
     const credentials = config.credentials || [];
     const oauth2Names = credentials.filter((c) => c.kind === "oauth2").map((c) => c.name);
     let parsed = {};
@@ -194,7 +195,7 @@
       outputNamed(row) {
         const name = row.name.trim();
         if (name && !this.outputs.some((o) => o.name.trim() === name)) {
-          this.outputs.push({ key: nextKey++ + 100000, name, type: "json", subtype: "", optional: true, description: "", default: "" });
+          this.outputs.push(newRow({ name, type: "json", optional: true }));
         }
         this.formChanged();
       },

@@ -1,5 +1,5 @@
 """Executions: the lists (a workflow's tab and a project's page, filtered, refreshed live), the
-execution page with its step timeline, the editor's run-progress fragment, and the buttons
+execution page with its Gantt chart and step list, the editor's run-progress fragment, and the buttons
 cancel / restart from a step / replay / re-run the failures (``workflows.runs``; they need ``edit``)."""
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Membership, Permission, Project
 from accounts.views.access import member_project, signed_in
 from components.errors import RunError
-from workflows import runs
+from workflows import runs, stats
 from workflows.forms import ExecutionFilterForm
 from workflows.models import WorkflowExecution
+from workflows.views import gantt
 from workflows.views.access import can_edit, error_messages, member_execution, member_workflow
+from workflows.views.sparklines import sparkline
 from workflows.views.tabs import tab_context
 from workflows.views.timeline import pretty, summaries
 
@@ -43,7 +45,11 @@ def _rows(request: HttpRequest, executions: QuerySet[WorkflowExecution], form: E
 def workflow_executions(request: HttpRequest, pk: int) -> HttpResponse:
     workflow, membership = member_workflow(request, pk, Permission.VIEW)
     form = ExecutionFilterForm(request.GET)
-    context = {**tab_context(workflow, membership, "executions"), **_rows(request, workflow.executions.all(), form)}
+    context = {
+        **tab_context(workflow, membership, "executions"),
+        **_rows(request, workflow.executions.all(), form),
+        "sparkline": sparkline(stats.recent_runs([workflow.pk]).get(workflow.pk, [])),
+    }
     return render(request, "workflows/executions.html", context)
 
 
@@ -53,7 +59,11 @@ def workflow_executions_rows(request: HttpRequest, pk: int) -> HttpResponse:
     """The table alone, fetched again when an execution changes (``listWorkflowExecutions``)."""
     workflow, membership = member_workflow(request, pk, Permission.VIEW)
     form = ExecutionFilterForm(request.GET)
-    context = {**tab_context(workflow, membership, "executions"), **_rows(request, workflow.executions.all(), form)}
+    context = {
+        **tab_context(workflow, membership, "executions"),
+        **_rows(request, workflow.executions.all(), form),
+        "sparkline": sparkline(stats.recent_runs([workflow.pk]).get(workflow.pk, [])),
+    }
     return render(request, "workflows/partials/execution_rows.html", context)
 
 
@@ -105,12 +115,14 @@ def project_executions_rows(request: HttpRequest, project_pk: int) -> HttpRespon
 
 
 def _execution_context(execution: WorkflowExecution, membership: Membership) -> dict[str, Any]:
+    steps = summaries(execution)
     return {
         "execution": execution,
         "workflow": execution.workflow,
         "project": execution.project,
         "can_edit": can_edit(membership),
-        "steps": summaries(execution),
+        "steps": steps,
+        "gantt": gantt.build(execution, steps),
         "inputs_json": pretty(execution.inputs),
         "outputs_json": pretty(execution.outputs) if execution.outputs else "",
         "error_json": pretty(execution.error) if execution.error else "",

@@ -18,6 +18,7 @@ from workflows import services
 from workflows.forms import WorkflowCreateForm, WorkflowImportForm
 from workflows.models import Workflow
 from workflows.views.access import can_edit, member_workflow
+from workflows.views.sparklines import with_sparklines
 from workflows.views.tabs import tab_context
 
 
@@ -34,7 +35,7 @@ def _listed(projects: list[Project] | Project) -> QuerySet[Workflow]:
 
 def _groups(projects: list[Project]) -> list[tuple[Project, list[Workflow], bool]]:
     by_project: dict[int, list[Workflow]] = defaultdict(list)
-    for workflow in _listed(projects):
+    for workflow in with_sparklines(_listed(projects)):
         by_project[workflow.project_id].append(workflow)
     return [(project, by_project[project.pk], _can_edit(project)) for project in projects]
 
@@ -71,7 +72,11 @@ def workflow_project_list(request: HttpRequest, project_pk: int) -> HttpResponse
     return render(
         request,
         "workflows/partials/project_workflows.html",
-        {"project": project, "workflows": _listed(project), "can_edit": membership.allows(Permission.EDIT)},
+        {
+            "project": project,
+            "workflows": with_sparklines(_listed(project)),
+            "can_edit": membership.allows(Permission.EDIT),
+        },
     )
 
 

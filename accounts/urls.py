@@ -7,6 +7,7 @@ from accounts.views import keys, pages, projects, team
 urlpatterns = [
     path("", pages.landing, name="landing"),
     path("dashboard/", pages.dashboard, name="dashboard"),
+    path("dashboard/panels/<slug:name>/", pages.dashboard_panel, name="dashboard_panel"),
     path("connect/", keys.connect, name="connect"),
     path("projects/", projects.project_list, name="project_list"),
     path("projects/new/", projects.project_create, name="project_create"),

@@ -101,7 +101,10 @@ def test_the_dashboard_shows_this_months_usage_per_project(client, project, bob)
     ProjectUsage.objects.create(project=project, month=month_start(), count=1234)
     client.force_login(bob)
     response = client.get(reverse("dashboard"))
-    assert [p.name for p in response.context["busiest"]] == ["Alice's project"]
+    # Bob edits Alice's project: its requests count against her plan, listed apart from his own.
+    usage = response.context["panels"][0]["data"]
+    assert [p.name for p in usage["shared"]] == ["Alice's project"]
+    assert usage["owned"] == []
     assert "1,234" in response.content.decode()
 
 

@@ -135,10 +135,16 @@ def test_build_run_and_break_a_workflow(chromium, asgi_url, alice, bob, charlie,
     assert [step["id"] for step in workflow.definition["steps"]] == ["double", "add", "describe"]
     assert workflow.definition["steps"][1]["inputs"] == {"a": "{{ steps.double.output.value }}", "b": "{{ input.x }}"}
     assert workflow.problems == []
-    # laid out top to bottom: each card below the one it reads
+    # Auto-layout: left to right, each card right of the one it reads, and the positions are saved.
+    page.get_by_role("button", name="Auto-layout").click()
+    saved(page)
     boxes = [page.get_by_test_id(f"step-card-{s}").bounding_box() for s in ("double", "add", "describe")]
     assert all(box is not None for box in boxes)
-    assert boxes[0]["y"] < boxes[1]["y"] < boxes[2]["y"]  # type: ignore[index]
+    assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]  # type: ignore[index]
+    workflow.refresh_from_db()
+    xs = [step["position"]["x"] for step in workflow.definition["steps"]]
+    assert xs == sorted(xs), xs
+    assert len(set(xs)) == 3, xs
     page.screenshot(path=artifacts / "workflow-editor.png", full_page=True)
 
     # Run it: the cards follow the execution live, then the outputs show.

@@ -77,3 +77,4 @@ fetch alpinejs "$ALPINE_VERSION" alpinejs dist/cdn.min.js
 cat "$here/VERSIONS"
 "$here/build-codemirror.sh"
 "$here/build-dagre.sh"
+"$here/build-xyflow.sh"

@@ -1,5 +1,6 @@
-// The workflow editor (Editor tab): inputs bar, steps on a dagre-laid canvas, the step inspector
-// with type-aware binding pickers, outputs, auto-save, publishing and the run panel.
+// The workflow editor (Editor tab): inputs bar, the steps' canvas (the @xyflow island, wired by
+// canvas.js), the step inspector with type-aware binding pickers, outputs, auto-save, undo,
+// publishing and the run panel.
 //
 // The page's script owns the draft while it is open and posts the whole definition to
 // /workflows/<id>/definition/ after each pause in editing; the answer brings the problems, each
@@ -10,6 +11,8 @@
   "use strict";
 
   const AUTOSAVE_MS = 1000;
+  const HISTORY = 50;  // drafts kept for Ctrl/Cmd+Z
+  const TYPING_MS = 1000;  // changes closer together than this (typing, dragging) undo as one
   const LITERAL = "__literal__";
   const STATUS_LABELS = {
     pending: "pending", waiting: "retrying", queued: "queued", running: "running", succeeded: "succeeded",
@@ -103,9 +106,11 @@
     const definition = config.state.definition || {};
     let timer = null;
     let saving = null;  // the Promise of the save in flight
-    let layoutQueued = false;
+    const history = [];  // earlier drafts (JSON), newest last; outside Alpine: nothing draws them
+    let current = "";  // the draft as of the last change (JSON)
+    let lastChange = 0;
 
-    return {
+    const state = {
       canEdit: config.canEdit,
       types: config.types,
       typeNames: Object.keys(config.types),
@@ -116,6 +121,7 @@
       problems: config.state.problems || [],
       interfaces: config.state.interfaces || {},
       candidates: config.state.candidates || { steps: {}, outputs: {} },
+      conditions: config.state.conditions || {},
       savedInputs: definition.inputs || [],
       version: 0,
       savedVersion: 0,
@@ -128,11 +134,8 @@
       catalogQuery: "",
       literalOpen: {},
       literalDrafts: {},
-      positions: {},
-      edgesSvg: "",
-      canvasWidth: 0,
-      canvasHeight: 0,
       stepStatus: {},
+      stepDurations: {},
       runValues: {},
       running: false,
       runError: "",
@@ -145,7 +148,8 @@
 
       init() {
         window.workflowEditor = this;  // for tests and the console
-        this.relayout();
+        current = JSON.stringify(this.definition());
+        this.$nextTick(() => this.mountFlow());
         window.addEventListener("beforeunload", (event) => {
           if (this.canEdit && this.dirty()) event.preventDefault();
         });
@@ -168,13 +172,43 @@
 
       changed(options) {
         if (!this.canEdit) return;
+        this.remember(options);
         this.version += 1;
         this.saveStatus = "Unsaved changes";
-        this.relayout();
         clearTimeout(timer);
         // Half-typed rows would only be refused: wait until every input and output has a name.
         const complete = [...this.inputs, ...this.outputs].every((row) => row.name.trim());
         if (complete) timer = setTimeout(() => this.save(), options && options.now ? 0 : AUTOSAVE_MS);
+      },
+
+      // Keep the draft as it was before this change, once per burst of typing or dragging.
+      remember(options) {
+        const now = JSON.stringify(this.definition());
+        if (now === current || (options && options.undoing)) { current = now; return; }
+        const burst = !(options && options.now) && Date.now() - lastChange < TYPING_MS;
+        if (!burst) {
+          history.push(current);
+          if (history.length > HISTORY) history.shift();
+        }
+        current = now;
+        lastChange = Date.now();
+      },
+
+      canUndo() { return this.canEdit && history.length > 0; },
+
+      undo() {
+        if (!this.canEdit) return;
+        if (!history.length) { this.say("Nothing to undo."); return; }
+        const before = JSON.parse(history.pop());
+        this.inputs = (before.inputs || []).map(inputRow);
+        this.steps = (before.steps || []).map(normaliseStep);
+        this.outputs = (before.outputs || []).map(outputRow);
+        this.literalOpen = {};
+        this.literalDrafts = {};
+        if (!this.steps.some((s) => s.id === this.selectedId)) this.selectedId = null;
+        lastChange = 0;
+        this.say("Undone.");
+        this.changed({ now: true, undoing: true });
       },
 
       async save() {
@@ -210,8 +244,8 @@
         this.problems = state.problems || [];
         this.interfaces = state.interfaces || {};
         this.candidates = state.candidates || { steps: {}, outputs: {} };
+        this.conditions = state.conditions || {};
         this.savedInputs = (state.definition && state.definition.inputs) || [];
-        this.relayout();
       },
 
       // --- inputs and outputs ----------------------------------------------------------------
@@ -283,12 +317,13 @@
 
       catalogEntry(step) { return this.catalog.find((entry) => entry.id === step.component) || null; },
 
-      async addStep(entry) {
+      // From the catalog: a click puts the card in view, a drop on the canvas where it was dropped.
+      async addStep(entry, position) {
         if (!entry.latest && entry.connector) entry = await this.install(entry);
         else if (!entry.latest && entry.listing) entry = await this.install(entry, { fork: true });
         if (!entry || !entry.latest) return;
         const id = B.stepId(entry.name, new Set(this.steps.map((s) => s.id)));
-        this.steps.push(normaliseStep({ id, component: entry.id }));
+        this.steps.push(normaliseStep({ id, component: entry.id, position: position || this.freePosition() }));
         this.catalogOpen = false;
         this.catalogQuery = "";
         this.select(id);
@@ -319,6 +354,7 @@
           if (step.on_error === id) step.on_error = "fail";
         }
         delete this.stepStatus[id];
+        delete this.stepDurations[id];
         if (this.selectedId === id) this.selectedId = null;
         this.changed({ now: true });
       },
@@ -471,40 +507,7 @@
         return this.problemsOf(stepId).filter((p) => !shown.has(p.field));
       },
 
-      // --- the canvas ------------------------------------------------------------------------
-
-      relayout() {
-        if (layoutQueued) return;
-        layoutQueued = true;
-        this.$nextTick(() => requestAnimationFrame(() => { layoutQueued = false; this.layout(); }));
-      },
-
-      layout() {
-        const sizes = {};
-        document.querySelectorAll("[data-step-card]").forEach((card) => {
-          sizes[card.dataset.stepCard] = { width: card.offsetWidth, height: card.offsetHeight };
-        });
-        const result = window.WorkflowCanvas.layout(this.steps, B.edges(this.steps), sizes);
-        this.positions = result.positions;
-        this.edgesSvg = result.svg;
-        this.canvasWidth = result.width;
-        this.canvasHeight = result.height;
-      },
-
-      canvasStyle() { return `width: ${this.canvasWidth}px; height: ${this.canvasHeight}px`; },
-
-      cardStyle(id) {
-        const at = this.positions[id];
-        return at ? `left: ${at.x}px; top: ${at.y}px` : "left: 0; top: 0; visibility: hidden";
-      },
-
-      cardClass(step) {
-        return {
-          "is-selected": this.selectedId === step.id,
-          "has-problems": this.problemsOf(step.id).length > 0,
-          [`status-${this.stepStatus[step.id]}`]: !!this.stepStatus[step.id],
-        };
-      },
+      // --- the run's status on the cards ----------------------------------------------------
 
       statusLabel(status) { return STATUS_LABELS[status] || status; },
 
@@ -534,6 +537,7 @@
         this.runError = "";
         this.badFields = [];
         this.stepStatus = {};
+        this.stepDurations = {};
         const answer = await post(config.runUrl, this.runBody());
         if (answer.status !== 202) {
           this.running = false;
@@ -541,7 +545,6 @@
           this.runError = data.code ? `${data.code}: ${data.message}` : `The run did not start (HTTP ${answer.status}).`;
           if (data.code === 101) this.badFields = (data.incorrect || []).map((item) => item.name);
           if (data.code === 102) this.badFields = data.missing || [];
-          this.relayout();
           return;
         }
         this.follow(answer.data);
@@ -569,9 +572,13 @@
         const summary = fragment.querySelector("[data-execution-status]");
         if (!summary) return;
         const statuses = {};
-        fragment.querySelectorAll("[data-step-status]").forEach((node) => { statuses[node.dataset.step] = node.dataset.stepStatus; });
+        const durations = {};
+        fragment.querySelectorAll("[data-step-status]").forEach((node) => {
+          statuses[node.dataset.step] = node.dataset.stepStatus;
+          if (node.dataset.durationMs) durations[node.dataset.step] = Number(node.dataset.durationMs);
+        });
         this.stepStatus = statuses;
-        this.relayout();
+        this.stepDurations = durations;
         if (summary.dataset.finished === "true") {
           this.running = false;
           if (fragment.__synchronise) fragment.__synchronise.abort();
@@ -604,6 +611,9 @@
         }
       },
     };
+    // The canvas's methods (canvas.js), copied as descriptors so no getter runs early.
+    Object.defineProperties(state, Object.getOwnPropertyDescriptors(window.WorkflowCanvas.editorMethods()));
+    return state;
   }
 
   document.addEventListener("alpine:init", () => window.Alpine.data("workflowEditor", editor));

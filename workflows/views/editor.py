@@ -1,7 +1,8 @@
 """The Editor tab: the visual editor page and the JSON endpoints its script calls.
 
 * ``POST /workflows/<id>/definition/`` saves the whole draft (``workflow_update``) and answers
-  with its problems, the steps' interfaces and the binding candidates (``editor_data``);
+  with its problems, the steps' interfaces and the binding candidates (``editor_data``), plus what
+  each step's ``for_each`` and ``run_if`` may read (``condition_candidates``: the canvas's picker);
 * ``POST /workflows/<id>/publish/`` freezes the draft (``workflow_publish``), or lists its problems;
 * ``POST /workflows/<id>/run/`` starts the draft (``execution_start``, trigger ``editor``); the
   page then follows it through ``executions.execution_progress``.
@@ -22,10 +23,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Permission
 from accounts.views.access import signed_in
 from components.errors import RunError
+from workflows import definition as definitions
 from workflows import runs, services
 from workflows.models import Trigger, Workflow
+from workflows.services import interfaces_for
 from workflows.views.access import error_messages, member_workflow
-from workflows.views.editor_data import catalog, editor_state, type_choices
+from workflows.views.editor_data import _sources, catalog, editor_state, type_choices
 from workflows.views.tabs import tab_context
 
 
@@ -38,6 +41,31 @@ def _bad_request(errors: dict[str, list[str]]) -> JsonResponse:
     return JsonResponse({"errors": errors}, status=400)
 
 
+# What the canvas's typed picker offers when a step is dragged onto another's "each" or "if" target:
+# a for_each needs a list (json may hold one), a run_if reads a yes/no (json may hold one).
+CONDITION_TYPES = {"for_each": ("list", "json"), "run_if": ("bool", "json")}
+
+
+def condition_candidates(workflow: Workflow) -> dict[str, dict[str, list[dict[str, str]]]]:
+    """``{step: {"for_each": [{value, label, group}], "run_if": [...]}}``: the sources (workflow inputs,
+    outputs of steps that are not downstream) whose type fits, with the same values and labels as the
+    binding candidates (``editor_data._sources``)."""
+    parsed = definitions.parse(workflow.definition)
+    interfaces = interfaces_for(workflow.project, parsed)
+    found: dict[str, dict[str, list[dict[str, str]]]] = {}
+    for step in parsed.steps:
+        available = _sources(parsed, interfaces, exclude={step.id, *parsed.dependents(step.id)})
+        found[step.id] = {
+            field: [source.as_option() for source in available if source.spec.get("type") in types]
+            for field, types in CONDITION_TYPES.items()
+        }
+    return found
+
+
+def _state(workflow: Workflow) -> dict[str, Any]:
+    return {**editor_state(workflow), "conditions": condition_candidates(workflow)}
+
+
 @login_required
 @require_GET
 def workflow_editor(request: HttpRequest, pk: int) -> HttpResponse:
@@ -48,7 +76,7 @@ def workflow_editor(request: HttpRequest, pk: int) -> HttpResponse:
         "canEdit": context["can_edit"],
         "types": type_choices(),
         "catalog": catalog(workflow),
-        "state": editor_state(workflow),
+        "state": _state(workflow),
         "saveUrl": reverse("workflows_definition", args=[workflow.pk]),
         "publishUrl": reverse("workflows_publish", args=[workflow.pk]),
         "runUrl": reverse("workflows_run", args=[workflow.pk]),
@@ -80,7 +108,7 @@ def workflow_definition(request: HttpRequest, pk: int) -> JsonResponse:
         services.workflow_update(workflow=workflow, actor=signed_in(request), definition=data)
     except ValidationError as error:
         return _bad_request(error_messages(error))
-    return JsonResponse(editor_state(workflow))
+    return JsonResponse(_state(workflow))
 
 
 @login_required

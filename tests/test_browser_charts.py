@@ -84,5 +84,15 @@ def test_the_timeline_gains_bars_live_as_the_worker_runs_the_steps(slow_run, bob
     title = gantt.locator('[data-gantt-step="second"] [data-testid=gantt-bar] title').text_content() or ""
     assert title.startswith("second · attempt 1 · succeeded")
     assert '"seconds": 1' in title
+    # Keyboard focus shows the same details in a popover; selecting the bar opens its attempt.
+    bar = gantt.locator('[data-gantt-step="second"] [data-testid=gantt-bar]')
+    bar.focus()
+    tip = page.locator("#gantt-tip")
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text('"seconds": 1')
+    expect(bar).to_have_attribute("aria-describedby", "gantt-tip")
+    page.keyboard.press("Enter")
+    attempt = page.locator((bar.get_attribute("href") or "").strip())
+    expect(attempt).to_have_attribute("open", "")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.screenshot(path=artifacts / "execution-gantt-phone.png", full_page=True)

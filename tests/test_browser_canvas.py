@@ -175,6 +175,7 @@ def test_build_a_branching_for_each_workflow_by_dragging(chromium, asgi_url, ali
     saved(page)
     workflow.refresh_from_db()
     assert [step["id"] for step in workflow.definition["steps"]] == ["seed", "double", "sum"]
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
     page.get_by_test_id("step-card-sum").locator(".wf-node-id").click()
     page.keyboard.press("Control+z")
     expect(page.get_by_test_id("step-card-describe")).to_be_visible()
@@ -238,6 +239,9 @@ def test_build_a_branching_for_each_workflow_by_dragging(chromium, asgi_url, ali
     assert frame is not None
     assert frame["width"] >= 320, frame  # all but the page's margins
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    card = phone.get_by_test_id("step-card-seed").bounding_box()
+    assert card is not None
+    assert card["width"] >= 130, card  # fitted no smaller than half size: readable, pan for the rest
     phone.get_by_test_id("canvas").scroll_into_view_if_needed()
     phone.screenshot(path=artifacts / "canvas-phone.png")
     phone.get_by_test_id("step-card-sum").locator(".wf-node-id").click()

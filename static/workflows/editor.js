@@ -136,6 +136,7 @@
       literalDrafts: {},
       stepStatus: {},
       stepDurations: {},
+      undoDepth: 0,  // how many drafts Undo can go back (the history itself stays outside Alpine)
       runValues: {},
       running: false,
       runError: "",
@@ -189,17 +190,19 @@
         if (!burst) {
           history.push(current);
           if (history.length > HISTORY) history.shift();
+          this.undoDepth = history.length;
         }
         current = now;
         lastChange = Date.now();
       },
 
-      canUndo() { return this.canEdit && history.length > 0; },
+      canUndo() { return this.canEdit && this.undoDepth > 0; },
 
       undo() {
         if (!this.canEdit) return;
         if (!history.length) { this.say("Nothing to undo."); return; }
         const before = JSON.parse(history.pop());
+        this.undoDepth = history.length;
         this.inputs = (before.inputs || []).map(inputRow);
         this.steps = (before.steps || []).map(normaliseStep);
         this.outputs = (before.outputs || []).map(outputRow);

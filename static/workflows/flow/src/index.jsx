@@ -27,6 +27,12 @@ import { layoutPositions } from "./layout.js";
 const KIND_LABELS = { for_each: "for each", run_if: "if", error: "on error" };
 const EDGE_COLOURS = { data: "#667085", after: "#98a2b3", run_if: "#b54708", for_each: "#4f46e5", error: "#d92d20" };
 
+// On a phone a whole graph fitted in 350 px would be unreadable: not below half size there (pan
+// to see the rest), and never above full size anywhere.
+function fitOptions(element) {
+  return { padding: 0.15, maxZoom: 1, minZoom: element && element.clientWidth < 600 ? 0.5 : 0.2 };
+}
+
 function createStore(initial) {
   let state = initial;
   const listeners = new Set();
@@ -53,7 +59,8 @@ function edgeOf(edge) {
     labelBgBorderRadius: 4,
     labelStyle: { fill: colour, fontWeight: 700, fontSize: 11 },
     style: { stroke: colour },
-    markerEnd: { type: MarkerType.ArrowClosed, color: colour, width: 16, height: 16 },
+    // The marker scales with the stroke: the thick for_each edge takes a smaller one.
+    markerEnd: { type: MarkerType.ArrowClosed, color: colour, width: edge.kind === "for_each" ? 6 : 16, height: edge.kind === "for_each" ? 6 : 16 },
     data: { kind: edge.kind },
     focusable: false,
     deletable: false,
@@ -104,7 +111,7 @@ function Flow({ store, callbacks, api }) {
     if (measured.length !== nodes.length) return;
     if (!fitted.current) {
       fitted.current = true;
-      if (nodes.length && !pendingLayout.current) requestAnimationFrame(() => flow.fitView({ padding: 0.15, maxZoom: 1 }));
+      if (nodes.length && !pendingLayout.current) requestAnimationFrame(() => flow.fitView(fitOptions(api.element)));
     }
     if (!pendingLayout.current) return;
     pendingLayout.current = false;
@@ -114,7 +121,7 @@ function Flow({ store, callbacks, api }) {
     setNodes((current) => current.map((node) => (
       positions[node.id] ? { ...node, position: positions[node.id], style: undefined } : node
     )));
-    if (!known.length) requestAnimationFrame(() => flow.fitView({ padding: 0.15, maxZoom: 1 }));
+    if (!known.length) requestAnimationFrame(() => flow.fitView(fitOptions(api.element)));
   }, [nodes, state.ready, state.edges, flow]);
 
   const onNodesChange = useCallback((changes) => {
@@ -151,7 +158,7 @@ function Flow({ store, callbacks, api }) {
     Object.assign(placed.current, positions);
     setNodes((current) => current.map((node) => (positions[node.id] ? { ...node, position: positions[node.id] } : node)));
     callbacks.onLayout && callbacks.onLayout(positions);
-    requestAnimationFrame(() => flow.fitView({ padding: 0.15, maxZoom: 1, duration: 200 }));
+    requestAnimationFrame(() => flow.fitView({ ...fitOptions(api.element), duration: 200 }));
   }, [flow, store, callbacks]);
 
   // Where a new card goes: the middle of what the canvas shows, shifted so cards do not pile up.
@@ -165,7 +172,7 @@ function Flow({ store, callbacks, api }) {
   }, [flow, api]);
 
   useEffect(() => {
-    api.fitView = () => flow.fitView({ padding: 0.15, maxZoom: 1, duration: 200 });
+    api.fitView = () => flow.fitView({ ...fitOptions(api.element), duration: 200 });
     api.layout = layout;
     api.freePosition = freePosition;
     api.screenToFlow = (x, y) => flow.screenToFlowPosition({ x, y });

@@ -96,3 +96,15 @@ def test_the_timeline_gains_bars_live_as_the_worker_runs_the_steps(slow_run, bob
     expect(attempt).to_have_attribute("open", "")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.screenshot(path=artifacts / "execution-gantt-phone.png", full_page=True)
+
+
+def test_the_dashboard_charts_follow_new_executions_live(slow_run, alice, chromium, asgi_url):  # type: ignore[no-untyped-def]
+    page = signed_in_context(chromium, asgi_url, alice).new_page()
+    page.goto(f"{asgi_url}/dashboard/")
+    page.wait_for_function("window.Synchronise && window.Synchronise.Connection.connected")
+    per_day = page.get_by_test_id("runs-per-day")
+    expect(per_day.locator("rect[data-status=queued]")).to_have_attribute("data-value", "1")
+    runs.execution_start(workflow=slow_run.workflow, inputs={}, user=alice)  # published after commit
+    expect(per_day.locator("rect[data-status=queued]")).to_have_attribute("data-value", "2", timeout=10000)
+    expect(page.get_by_test_id("usage-used")).to_contain_text("2 of 10,000 requests")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload

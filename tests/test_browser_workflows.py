@@ -334,7 +334,7 @@ def test_an_official_connector_is_installed_when_added_from_the_catalog(chromium
     expect(catalog.locator("li")).to_have_count(1)
     expect(catalog.get_by_test_id("official-badge")).to_be_visible()
     page.get_by_role("button", name="Add Slack: send a message", exact=True).click()
-    expect(page.get_by_test_id("step-card-slack-send-a-message")).to_be_visible()
+    expect(page.get_by_test_id("step-card-slack_send_a_message")).to_be_visible()
     saved(page)
     installed = Component.objects.get(project=project, connector="slack-message")
     assert installed.versions.count() == 1
@@ -346,6 +346,6 @@ def test_an_official_connector_is_installed_when_added_from_the_catalog(chromium
     expect(catalog.locator("li")).to_have_count(1)
     expect(catalog.get_by_test_id("official-badge")).to_be_visible()  # still marked as official
     page.get_by_role("button", name="Add Slack: send a message", exact=True).click()
-    expect(page.get_by_test_id("step-card-slack-send-a-message-2")).to_be_visible()
+    expect(page.get_by_test_id("step-card-slack_send_a_message_2")).to_be_visible()
     saved(page)
     assert Component.objects.filter(project=project, connector="slack-message").count() == 1

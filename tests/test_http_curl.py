@@ -237,7 +237,7 @@ def test_unreadable_command_is_a_400_naming_the_field(client, bob, component):
     answer = post_curl(client, component, "curl 'https://example.com")
     assert answer.status_code == 400
     assert answer.json()["code"] == "invalid"
-    assert "cannot read the command" in answer.json()["fields"]["command"][0]
+    assert "cannot read the command" in answer.json()["errors"]["command"][0]
 
 
 @pytest.mark.django_db

@@ -124,7 +124,7 @@ def test_an_invalid_spec_lists_each_problem_with_its_field(client, bob, componen
     spec = {"method": "TRACE", "url": "ftp://x.test/", "headers": {"Bad Header": "x"}, "outputs": {"nope": "body"}}
     answer = send(client, component, payload(spec))
     assert answer.status_code == 400
-    problems = answer.json()["fields"]["http"]
+    problems = answer.json()["errors"]["http"]
     assert [p.split(":")[0] for p in problems] == ["headers.Bad Header", "method", "url", "outputs.nope"]
     assert api.requests == []
 

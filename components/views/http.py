@@ -58,8 +58,8 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def _invalid(message: str, fields: dict[str, list[str]] | None = None, status: int = 400) -> JsonResponse:
-    return JsonResponse({"code": "invalid", "message": message, "fields": fields or {}}, status=status)
+def _invalid(message: str, errors: dict[str, list[str]] | None = None, status: int = 400) -> JsonResponse:
+    return JsonResponse({"code": "invalid", "message": message, "errors": errors or {}}, status=status)
 
 
 @login_required
@@ -107,7 +107,8 @@ def component_http_test(request: HttpRequest, pk: int) -> JsonResponse:
         )
     except ValidationError as error:
         fields = error.message_dict if hasattr(error, "error_dict") else {"http": error.messages}
-        return _invalid("the request cannot be sent as it is", fields)
+        lines = [f"{field}: {message}" for field, messages in fields.items() for message in messages]
+        return _invalid("; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5 else ""), fields)
     except RunError as error:
         return JsonResponse(error.as_dict(), status=error.http_status)
     return JsonResponse(answer)

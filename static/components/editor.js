@@ -272,7 +272,14 @@
           const list = document.getElementById("version-list");
           if (window.htmx && list) window.htmx.trigger(list, "synchronise:refresh");
         } else {
-          this.publishNote = errorText(answer.data);
+          const problems = fieldErrors(answer.data);
+          if (problems.length > 1 || problems[0].field) {
+            // Several problems (or one with a field): listed by field above, not run together here.
+            this.saveErrors = problems;
+            this.publishNote = "Not published: see the problems listed under Interface.";
+          } else {
+            this.publishNote = problems[0].message;
+          }
         }
       },
     };

@@ -292,8 +292,9 @@
           this.pathHints = ["status", "body", ...paths.filter((p) => p !== "body"), ...Object.keys(data.headers || {}).map((h) => `headers.${h}`)];
           return;
         }
-        if (data.fields) {
-          this.saveErrors = Object.entries(data.fields).flatMap(([field, messages]) =>
+        const fields = data.errors || data.fields;  // {code, message, errors: {field: [messages]}}
+        if (fields && typeof fields === "object") {
+          this.saveErrors = Object.entries(fields).flatMap(([field, messages]) =>
             (Array.isArray(messages) ? messages : [messages]).map((message) => ({ field, message: String(message) })));
         }
         this.highlight(data);

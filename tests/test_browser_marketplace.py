@@ -343,17 +343,16 @@ def run_in_workflow(page: Page, site: str, *, project_pk: int, shot: Shots) -> N
     step = page.locator("[data-step-card]").first
     expect(step).to_be_visible()
     step_id = step.get_attribute("data-step-card")
-    assert step_id == "acme-whoami"
+    assert step_id == "acme_whoami"  # an identifier made from the name "Acme whoami"
     saved(page)
-    # A dash would read as a minus: the id is read in brackets, in the hint as in the picker.
-    expect(page.locator("#step-id-help")).to_have_text('Other steps read it as steps["acme-whoami"].output.')
+    expect(page.locator("#step-id-help")).to_have_text("Other steps read it as steps.acme_whoami.output.")
     page.get_by_label(f"{step_id} token source", exact=True).select_option(label=f"secrets.{CREDENTIAL}")
     saved(page)
     page.get_by_role("button", name="Add output").click()
     page.get_by_label("Output 1 name").fill("login")
     page.get_by_label("Output 1 type").select_option("text")
     saved(page)
-    page.get_by_label("Output 1 source").select_option(value='{{ steps["acme-whoami"].output.login }}')
+    page.get_by_label("Output 1 source").select_option(value="{{ steps.acme_whoami.output.login }}")
     saved(page)
     expect(page.get_by_test_id("problem-summary")).to_be_hidden()
     page.get_by_role("button", name="Run", exact=True).click()

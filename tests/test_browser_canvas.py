@@ -36,7 +36,7 @@ def parts(project, alice):  # type: ignore[no-untyped-def]
         project=project,
         actor=alice,
         name="Double",
-        code="import time\n\ndef run(inputs, ctx):\n    time.sleep(0.3)\n    return {'value': inputs['n'] * 2}\n",
+        code="import time\n\ndef run(inputs, ctx):\n    time.sleep(0.6)\n    return {'value': inputs['n'] * 2}\n",
         inputs=[{"name": "n", **INTEGER}],
         outputs=[{"name": "value", **INTEGER}],
     )
@@ -202,15 +202,19 @@ def test_build_a_branching_for_each_workflow_by_dragging(chromium, asgi_url, ali
     page.evaluate(
         """() => {
             window.cardHistory = {};
+            window.runningDurations = {};
             new MutationObserver((changes) => {
                 for (const change of changes) {
                     const card = change.target;
+                    if (card.dataset.status === "running" && card.dataset.durationMs) {
+                        (window.runningDurations[card.dataset.stepCard] ||= []).push(Number(card.dataset.durationMs));
+                    }
                     const seen = (window.cardHistory[card.dataset.stepCard] ||= []);
                     const status = card.dataset.status;
                     if (status && seen[seen.length - 1] !== status) seen.push(status);
                 }
             }).observe(document.querySelector("[data-testid=canvas]"),
-                       {attributes: true, attributeFilter: ["data-status"], subtree: true});
+                       {attributes: true, attributeFilter: ["data-status", "data-duration-ms"], subtree: true});
         }"""
     )
     with servers.celery_worker(**WORKER):
@@ -227,7 +231,11 @@ def test_build_a_branching_for_each_workflow_by_dragging(chromium, asgi_url, ali
     execution = WorkflowExecution.objects.get(workflow=workflow)
     assert execution.status == "succeeded"
     double_ms = float(page.get_by_test_id("step-card-double").get_attribute("data-duration-ms") or 0)
-    assert double_ms >= 300  # three items of 0.3 s, some in parallel: at least one item long
+    assert double_ms >= 600  # three items of 0.6 s, side by side: at least one item long
+    # While Double ran, its card counted its time, going up.
+    ticking = page.evaluate("window.runningDurations")["double"]
+    assert len(ticking) >= 2, ticking
+    assert ticking == sorted(ticking), ticking
     page.screenshot(path=artifacts / "canvas-run.png")
     assert errors == []
 

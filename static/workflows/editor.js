@@ -1,6 +1,6 @@
 // The workflow editor (Editor tab): inputs bar, the steps' canvas (the @xyflow island, wired by
-// canvas.js), the step inspector with type-aware binding pickers, outputs, auto-save, undo,
-// publishing and the run panel.
+// canvas.js), the step inspector with type-aware binding pickers, outputs, auto-save, undo and
+// publishing; the run panel is editor_run.js.
 //
 // The page's script owns the draft while it is open and posts the whole definition to
 // /workflows/<id>/definition/ after each pause in editing; the answer brings the problems, each
@@ -14,10 +14,6 @@
   const HISTORY = 50;  // drafts kept for Ctrl/Cmd+Z
   const TYPING_MS = 1000;  // changes closer together than this (typing, dragging) undo as one
   const LITERAL = "__literal__";
-  const STATUS_LABELS = {
-    pending: "pending", waiting: "retrying", queued: "queued", running: "running", succeeded: "succeeded",
-    failed: "failed", skipped: "skipped", cancelled: "cancelled", timed_out: "timed out", not_run: "not run",
-  };
   const B = window.WorkflowBindings;
   let nextKey = 1;
 
@@ -134,13 +130,7 @@
       catalogQuery: "",
       literalOpen: {},
       literalDrafts: {},
-      stepStatus: {},
-      stepDurations: {},
       undoDepth: 0,  // how many drafts Undo can go back (the history itself stays outside Alpine)
-      runValues: {},
-      running: false,
-      runError: "",
-      badFields: [],
       changelog: "",
       publishing: false,
       publishNote: "",
@@ -510,84 +500,6 @@
         return this.problemsOf(stepId).filter((p) => !shown.has(p.field));
       },
 
-      // --- the run's status on the cards ----------------------------------------------------
-
-      statusLabel(status) { return STATUS_LABELS[status] || status; },
-
-      // --- running ---------------------------------------------------------------------------
-
-      runBody() {
-        const body = {};
-        for (const spec of this.savedInputs) {
-          const value = this.runValues[spec.name];
-          if (spec.type === "bool") { if (value !== undefined) body[spec.name] = !!value; continue; }
-          if (value === undefined || value === "") continue;  // left out: the server says 102 if required
-          if (spec.type === "json" || spec.type === "list") {
-            try { body[spec.name] = JSON.parse(value); } catch (error) { body[spec.name] = value; }
-          } else {
-            body[spec.name] = value;  // the server coerces "42" to 42 and names what does not fit (101)
-          }
-        }
-        return body;
-      },
-
-      async run() {
-        if (this.canEdit && this.dirty() && !(await this.save())) {
-          this.runError = `Save the draft first: ${this.saveError}`;
-          return;
-        }
-        this.running = true;
-        this.runError = "";
-        this.badFields = [];
-        this.stepStatus = {};
-        this.stepDurations = {};
-        const answer = await post(config.runUrl, this.runBody());
-        if (answer.status !== 202) {
-          this.running = false;
-          const data = answer.data || {};
-          this.runError = data.code ? `${data.code}: ${data.message}` : `The run did not start (HTTP ${answer.status}).`;
-          if (data.code === 101) this.badFields = (data.incorrect || []).map((item) => item.name);
-          if (data.code === 102) this.badFields = data.missing || [];
-          return;
-        }
-        this.follow(answer.data);
-      },
-
-      // Show the execution's progress fragment and fetch it again whenever the execution changes.
-      follow(started) {
-        const holder = this.$refs.progress;
-        const previous = holder.firstElementChild;
-        if (previous && previous.__synchronise) previous.__synchronise.abort();
-        const fragment = document.createElement("div");
-        fragment.dataset.synchroniseSubscribe = "getWorkflowExecution";
-        fragment.dataset.synchroniseParams = JSON.stringify({ id: started.id });
-        fragment.setAttribute("hx-get", started.progress_url);
-        fragment.setAttribute("hx-trigger", "synchronise:refresh");
-        fragment.setAttribute("hx-swap", "innerHTML");
-        fragment.addEventListener("htmx:afterSwap", () => this.readProgress(fragment));
-        holder.replaceChildren(fragment);
-        window.htmx.process(fragment);
-        if (window.Synchronise) window.Synchronise.subscribeFragments(holder);
-        window.htmx.ajax("GET", started.progress_url, { source: fragment, target: fragment, swap: "innerHTML" });
-      },
-
-      readProgress(fragment) {
-        const summary = fragment.querySelector("[data-execution-status]");
-        if (!summary) return;
-        const statuses = {};
-        const durations = {};
-        fragment.querySelectorAll("[data-step-status]").forEach((node) => {
-          statuses[node.dataset.step] = node.dataset.stepStatus;
-          if (node.dataset.durationMs) durations[node.dataset.step] = Number(node.dataset.durationMs);
-        });
-        this.stepStatus = statuses;
-        this.stepDurations = durations;
-        if (summary.dataset.finished === "true") {
-          this.running = false;
-          if (fragment.__synchronise) fragment.__synchronise.abort();
-        }
-      },
-
       // --- publishing ------------------------------------------------------------------------
 
       async publish() {
@@ -614,8 +526,10 @@
         }
       },
     };
-    // The canvas's methods (canvas.js), copied as descriptors so no getter runs early.
+    // The canvas's methods (canvas.js) and the run panel's (editor_run.js), copied as descriptors
+    // so no getter runs early.
     Object.defineProperties(state, Object.getOwnPropertyDescriptors(window.WorkflowCanvas.editorMethods()));
+    Object.defineProperties(state, Object.getOwnPropertyDescriptors(window.WorkflowRun.editorMethods(config, post)));
     return state;
   }
 

@@ -159,7 +159,8 @@ def too_big_body(error: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(error, TooManyFilesSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
         return 400, error_body("too_many_files", f"the form has more than {limit} files", limit=limit)
-    return 400, error_body("bad_request", str(error) or "the request is not valid")
+    # Any other SuspiciousOperation (a disallowed Host…): its text is for the log, not the caller.
+    return 400, error_body("bad_request", "the request was refused")
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -209,3 +209,11 @@ def test_a_cloud_functions_refusal_names_the_field(alice, bob, project):
     body = assert_shaped(again, 400, "invalid")
     assert body["errors"] == {"state": ["this submission is approved already"]}
     assert body["message"] == "state: this submission is approved already"
+
+
+@pytest.mark.django_db
+def test_a_disallowed_host_is_refused_without_echoing_it():
+    response = Client().get(f"{API}/projects/", HTTP_HOST="evil.test")
+    assert_shaped(response, 400, "bad_request")
+    assert "evil.test" not in response.content.decode()
+    assert Client().get("/projects/", HTTP_HOST="evil.test")["Content-Type"].startswith("text/html")

@@ -108,7 +108,7 @@ def test_the_dashboard_lists_the_workflows_failing_most_with_links(client, workf
         (reverse("workflows_executions", args=[other.pk]), "Other"),
         (reverse("workflows_executions", args=[workflow.pk]), "Sums"),
     ]
-    assert '<strong>1</strong> <span class="muted small">of 2 failed' in listed[1]
+    assert '<strong>1</strong> <span class="muted small">of 2 failed or timed out' in listed[1]
 
 
 def test_the_dashboard_charts_cover_only_the_users_projects(client, workflow, charlie):  # type: ignore[no-untyped-def]

@@ -94,7 +94,9 @@ def drop_component(page: Page, name: str, x: float, y: float) -> None:
     saved(page)  # the answer brings the step's interface and candidates
 
 
-def test_build_a_branching_for_each_workflow_by_dragging(chromium, asgi_url, alice, bob, project, parts, artifacts):  # type: ignore[no-untyped-def]
+def test_build_a_branching_for_each_workflow_by_dragging(  # type: ignore[no-untyped-def]
+    chromium, asgi_url, alice, bob, viewer, project, parts, artifacts
+):
     from tests import servers
 
     workflow = make_workflow(project=project, actor=alice, name="Canvas", steps=[], publish=False)
@@ -166,6 +168,11 @@ def test_build_a_branching_for_each_workflow_by_dragging(chromium, asgi_url, ali
     expect(canvas.locator(".react-flow__edge.for_each")).to_have_count(1)
     expect(canvas.locator(".react-flow__edge.run_if")).to_have_count(1)
     page.screenshot(path=artifacts / "canvas-built.png")
+
+    # From the keyboard: Tab reaches a card, Enter selects it (and the inspector shows it).
+    page.locator('.react-flow__node[data-id="seed"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Step seed")).to_be_visible()
 
     # Delete removes the selected step (and its edges); Ctrl+Z brings it back with its bindings.
     page.get_by_test_id("step-card-describe").locator(".wf-node-id").click()
@@ -255,3 +262,23 @@ def test_build_a_branching_for_each_workflow_by_dragging(chromium, asgi_url, ali
     phone.get_by_test_id("step-card-sum").locator(".wf-node-id").click()
     expect(phone.get_by_role("heading", name="Step sum")).to_be_in_viewport()
     phone.screenshot(path=artifacts / "canvas-phone-inspector.png")
+
+    # A viewer sees the same canvas, read-only: nothing to add, cards do not move, handles do not connect.
+    workflow.refresh_from_db()
+    before = workflow.definition
+    reader = signed_in_context(chromium, asgi_url, viewer, TALL).new_page()
+    reader.goto(f"{asgi_url}/workflows/{workflow.pk}/")
+    expect(reader.get_by_test_id("step-card-describe")).to_be_visible()
+    expect(reader.get_by_role("button", name="Add step")).to_have_count(0)
+    expect(reader.get_by_role("button", name="Undo")).to_have_count(0)
+    seed = reader.locator('.react-flow__node[data-id="seed"]')
+    at = seed.evaluate("node => node.style.transform")  # the card's place on the canvas, whatever the pan
+    drag(reader, seed.locator(".wf-node-id"), reader.get_by_test_id("canvas"))
+    assert seed.evaluate("node => node.style.transform") == at
+    drag(reader, handle(reader, "seed", "out-go"), handle(reader, "describe", "run_if"))
+    expect(reader.get_by_test_id("flow-picker")).to_be_hidden()
+    reader.get_by_test_id("step-card-sum").locator(".wf-node-id").click()
+    reader.keyboard.press("Delete")
+    expect(reader.get_by_test_id("step-card-sum")).to_be_visible()
+    workflow.refresh_from_db()
+    assert workflow.definition == before

@@ -93,6 +93,7 @@ function Flow({ store, callbacks, api }) {
           data: node.data,
           position: position || { x: 0, y: 0 },
           selected: node.id === state.selectedId,
+          ariaLabel: `Step ${node.id}, ${node.data.component}${node.data.status ? `, ${node.data.status}` : ""}: Enter selects it`,
           draggable: state.canEdit,
           connectable: state.canEdit,
           deletable: false,
@@ -195,6 +196,13 @@ function Flow({ store, callbacks, api }) {
   const onKeyDown = useCallback((event) => {
     const field = event.target.closest && event.target.closest("input, textarea, select, [contenteditable]");
     if (field) return;
+    // A card reached with Tab is selected with Enter or Space, as the old card buttons were.
+    const card = event.target.closest && event.target.closest(".react-flow__node");
+    if ((event.key === "Enter" || event.key === " ") && card) {
+      event.preventDefault();
+      callbacks.onSelect && callbacks.onSelect(card.dataset.id);
+      return;
+    }
     if ((event.key === "Delete" || event.key === "Backspace") && state.canEdit && state.selectedId) {
       event.preventDefault();
       callbacks.onDelete && callbacks.onDelete(state.selectedId);

@@ -76,6 +76,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def asgi_server(*, port: int | None = None, **env: str) -> Iterator[str]:
     """Run uvicorn on loopback (a free port unless given); yield its base URL."""
     port = port or free_port()
+    # Links in emails point at SITE_URL, derived from HOST/PORT as `make run` reads them.
+    env = {"HOST": "127.0.0.1", "PORT": str(port), **env}
     process = subprocess.Popen(
         [
             sys.executable, "-m", "uvicorn", "synchronise.asgi:application",

@@ -74,7 +74,7 @@ def test_installing_makes_one_published_copy_for_editors_only(alice, bob, charli
     Membership.objects.create(project=project, user=vera, permission="view")
     assert install(signed_in(vera), "slack-message", project.pk).status_code == 403
     refused = install(signed_in(charlie), "slack-message", project.pk)
-    assert (refused.status_code, refused.json()) == (400, {"project": ["unknown project"]})
+    assert (refused.status_code, refused.json()["errors"]) == (400, {"project": ["unknown project"]})
     _key, publishable = make_key(project=project, actor=alice, kind=ApiKeyKind.PUBLISHABLE)
     assert install(with_secret_key(publishable), "slack-message", project.pk).status_code == 401
     elsewhere = make_project(owner=alice, name="Elsewhere")

@@ -157,7 +157,7 @@ def test_rerun_failed_export_and_import(sdk, alice, workflow):  # type: ignore[n
     with pytest.raises(SynchroniseError) as refused:
         other.workflows.import_document(elsewhere.pk, sdk.workflows.export(workflow.pk, reference=True))
     assert refused.value.status == 400
-    assert "components[0].ref.component" in refused.value.body["document"]
+    assert "components[0].ref.component" in refused.value.body["errors"]["document"]
 
 
 def test_a_publishable_key_runs_a_public_workflow(platform, alice, project, workflow):  # type: ignore[no-untyped-def]

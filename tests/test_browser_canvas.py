@@ -282,3 +282,49 @@ def test_build_a_branching_for_each_workflow_by_dragging(  # type: ignore[no-unt
     expect(reader.get_by_test_id("step-card-sum")).to_be_visible()
     workflow.refresh_from_db()
     assert workflow.definition == before
+
+
+def test_after_and_error_routes_are_drawn_by_dragging_and_undone(chromium, asgi_url, alice, bob, project):  # type: ignore[no-untyped-def]
+    step = make_component(project=project, actor=alice, name="Step", outputs=[{"name": "ok", "type": "bool"}])
+    workflow = make_workflow(
+        project=project,
+        actor=alice,
+        name="Routes",
+        publish=False,
+        steps=[
+            {"id": "first", "component": step.pk, "position": {"x": 0, "y": 0}},
+            {"id": "second", "component": step.pk, "position": {"x": 380, "y": 0}},
+            {"id": "handler", "component": step.pk, "position": {"x": 380, "y": 260}},
+        ],
+    )
+    page = signed_in_context(chromium, asgi_url, bob, TALL).new_page()
+    page.goto(f"{asgi_url}/workflows/{workflow.pk}/")
+    canvas = page.get_by_test_id("canvas")
+    expect(page.get_by_test_id("step-card-handler")).to_be_in_viewport()
+    expect(canvas.locator(".react-flow__edge")).to_have_count(0)
+
+    # "then" onto "after": an explicit dependency, drawn dotted.
+    drag(page, handle(page, "first", "then"), handle(page, "second", "after"))
+    expect(canvas.locator(".react-flow__edge.after")).to_have_count(1)
+    saved(page)
+    # "on error" onto a card: that step handles the errors, drawn red.
+    drag(page, handle(page, "second", "error"), page.get_by_test_id("step-card-handler").locator(".wf-node-component"))
+    expect(canvas.locator(".react-flow__edge.error")).to_have_count(1)
+    expect(page.get_by_test_id("flow-message")).to_contain_text("handler now handles the errors of second.")
+    saved(page)
+    workflow.refresh_from_db()
+    steps = {s["id"]: s for s in workflow.definition["steps"]}
+    assert steps["second"]["after"] == ["first"]
+    assert steps["second"]["on_error"] == "handler"
+
+    # The Undo button goes back one change at a time.
+    page.get_by_role("button", name="Undo").click()
+    expect(canvas.locator(".react-flow__edge.error")).to_have_count(0)
+    page.get_by_role("button", name="Undo").click()
+    expect(canvas.locator(".react-flow__edge.after")).to_have_count(0)
+    expect(page.get_by_role("button", name="Undo")).to_be_disabled()
+    saved(page)
+    workflow.refresh_from_db()
+    steps = {s["id"]: s for s in workflow.definition["steps"]}
+    assert steps["second"]["after"] == []
+    assert steps["second"]["on_error"] == "fail"

@@ -317,6 +317,19 @@ def test_after_and_error_routes_are_drawn_by_dragging_and_undone(chromium, asgi_
     assert steps["second"]["after"] == ["first"]
     assert steps["second"]["on_error"] == "handler"
 
+    # Arrow keys move the selected card, and the place is kept.
+    page.locator('.react-flow__node[data-id="handler"]').focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    saved(page)
+    workflow.refresh_from_db()
+    assert workflow.definition["steps"][2]["position"]["x"] > 380
+    page.get_by_role("button", name="Undo").click()  # the move, as one change
+    saved(page)
+    workflow.refresh_from_db()
+    assert workflow.definition["steps"][2]["position"] == {"x": 380, "y": 260}
+
     # The Undo button goes back one change at a time.
     page.get_by_role("button", name="Undo").click()
     expect(canvas.locator(".react-flow__edge.error")).to_have_count(0)

@@ -131,6 +131,7 @@
       moveStep(id, position) {
         const step = this.steps.find((s) => s.id === id);
         if (!step || !this.canEdit) return;
+        if (step.position && step.position.x === position.x && step.position.y === position.y) return;
         step.position = position;
         this.changed();
       },

@@ -105,6 +105,7 @@
     const history = [];  // earlier drafts (JSON), newest last; outside Alpine: nothing draws them
     let current = "";  // the draft as of the last change (JSON)
     let lastChange = 0;
+    let lastWasTyping = false;
 
     const state = {
       canEdit: config.canEdit,
@@ -176,7 +177,10 @@
       remember(options) {
         const now = JSON.stringify(this.definition());
         if (now === current || (options && options.undoing)) { current = now; return; }
-        const burst = !(options && options.now) && Date.now() - lastChange < TYPING_MS;
+        // Only typing (or a drag's moves) right after more of the same joins the change before it.
+        const typing = !(options && options.now);
+        const burst = typing && lastWasTyping && Date.now() - lastChange < TYPING_MS;
+        lastWasTyping = typing;
         if (!burst) {
           history.push(current);
           if (history.length > HISTORY) history.shift();
@@ -200,6 +204,7 @@
         this.literalDrafts = {};
         if (!this.steps.some((s) => s.id === this.selectedId)) this.selectedId = null;
         lastChange = 0;
+        lastWasTyping = false;
         this.say("Undone.");
         this.changed({ now: true, undoing: true });
       },

@@ -127,7 +127,15 @@ function Flow({ store, callbacks, api }) {
 
   const onNodesChange = useCallback((changes) => {
     setNodes((current) => applyNodeChanges(changes.filter((c) => c.type === "position" || c.type === "dimensions"), current));
-  }, []);
+    // A card moved with the arrow keys (a finished move: not dragging) is kept like a dragged one;
+    // the editor ignores a report of the place a card already has.
+    for (const change of changes) {
+      if (change.type === "position" && change.position && change.dragging === false && callbacks.onMove) {
+        placed.current[change.id] = change.position;
+        callbacks.onMove(change.id, { x: Math.round(change.position.x), y: Math.round(change.position.y) });
+      }
+    }
+  }, [callbacks]);
 
   const onNodeDragStop = useCallback((event, node) => {
     placed.current[node.id] = node.position;

@@ -11,8 +11,15 @@ from typing import Any, cast
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -26,7 +33,7 @@ from accounts.api.access import ServiceErrorsMixin
 from accounts.authentication import PublishableKeyAuthentication, SecretKeyAuthentication, request_api_key
 from accounts.models import ApiKeyKind, Permission, Project, User
 from accounts.services import require_permission
-from components import connectors, credentials, errors, runs, services
+from components import connectors, credentials, errors, legacy, runs, services
 from components.errors import RunError
 from components.models import Component, ComponentVersion, Credential, Execution, Trigger
 from components.oauth2.serializers import OAuth2StatusSerializer, oauth2_status
@@ -340,10 +347,10 @@ class RunView(APIView):
         ],
         responses={200: ExecutionSerializer, 202: ExecutionSerializer},
     )
-    def post(self, request: Request, pk: str) -> Response:
+    def post(self, request: Request, pk: str) -> HttpResponseBase:
         return self.run(request, pk, request.data, trigger=Trigger.API)
 
-    def run(self, request: Request, pk: Any, inputs: Any, *, trigger: str) -> Response:
+    def run(self, request: Request, pk: Any, inputs: Any, *, trigger: str) -> HttpResponseBase:
         version = request.query_params.get("version")
         # The query is read before anything is recorded: a bad timeout once answered 500 after the
         # run was recorded and counted, so a retrying client ran it twice.
@@ -364,10 +371,17 @@ class RunView(APIView):
                 api_key=request_api_key(request),
             )
         except RunError as error:
-            return Response(error.as_dict(), status=error.http_status)
+            return self.refused(error)
         if request.query_params.get("async") in ("1", "true"):
             return run_response(execution)
-        return run_response(runs.run_wait(execution, timeout=options.validated_data["timeout"]))
+        timeout = options.validated_data["timeout"]
+        return self.answer(runs.run_wait(execution, timeout=timeout), timeout=timeout)
+
+    def refused(self, error: RunError) -> HttpResponseBase:
+        return Response(error.as_dict(), status=error.http_status)
+
+    def answer(self, execution: Execution, *, timeout: float) -> HttpResponseBase:
+        return run_response(execution)
 
     def _require_editor(self, request: Request, component: Component) -> None:
         if request_api_key(request) is not None and request_api_key(request).kind == ApiKeyKind.PUBLISHABLE:  # type: ignore[union-attr]
@@ -379,25 +393,56 @@ class RunView(APIView):
 
 
 class LegacyRunView(RunView):
-    """The original ``POST /component/run`` with ``x-synchronise-public-key`` and ``{id, …inputs}``."""
+    """The original ``POST /component/run`` with ``x-synchronise-public-key`` and ``{id, …inputs}``:
+    200 with the outputs object, 500 with ``{code, message, …}`` for every failure, ``S_C`` for the
+    Arduino (``components.legacy``, docs/legacy-clients.md)."""
 
     @extend_schema(
         tags=["components"],
         summary="Run a component (original route)",
-        description="The body is `{id, …inputs}`; authenticate with `x-synchronise-public-key` or as for the API.",
+        description=(
+            "The original product's route, for its clients (npm `synchronise`, the browser client, "
+            "Arduino). The body is `{id, …inputs}`; authenticate with `x-synchronise-public-key` "
+            "(components marked `public`) or as for the API. **200 with the outputs object itself** "
+            "when the run succeeded; **500 with `{code, message, …}` on every failure** (103 no id, "
+            "104 unknown, 105 not allowed or a bad/revoked key, 101 `incorrect`, 102 `missing`, "
+            "108 quota, the component's own code ≥ 200, 126 still running after `timeout`, "
+            "`rate_limited`…). A truthy `S_C` field (Arduino) prefixes the answer with `1` or `0` "
+            "as `text/plain`. `?async=1` (not in the original) answers 202 with the execution. "
+            "See docs/legacy-clients.md."
+        ),
         request=OpenApiTypes.OBJECT,
-        responses={200: ExecutionSerializer, 202: ExecutionSerializer},
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The outputs object of the run."),
+            202: OpenApiResponse(ExecutionSerializer, description="With `?async=1` only: the queued execution."),
+            500: OpenApiResponse(OpenApiTypes.OBJECT, description="`{code, message, …}`: every failure."),
+        },
     )
-    def post(self, request: Request, pk: str = "") -> Response:
-        data = request.data
-        if not isinstance(data, dict):  # [1], "x", 42, null: not `{id, …inputs}`
-            error = RunError(errors.INCORRECT_INPUT, "the body must be a JSON object: {id, …inputs}")
-            return Response(error.as_dict(), status=error.http_status)
-        inputs = dict(data)
-        if "id" not in inputs:
-            error = RunError(errors.MISSING_ID, "the component id is missing")
-            return Response(error.as_dict(), status=error.http_status)
-        return self.run(request, inputs.pop("id"), inputs, trigger=Trigger.LEGACY)
+    def post(self, request: Request, pk: str = "") -> HttpResponseBase:
+        try:
+            component_id, inputs = legacy.split_body(legacy.request_body(request), what="Component")
+            if not request.user.is_authenticated and request_api_key(request) is None:
+                raise RunError(errors.NOT_ALLOWED, legacy.NO_KEY_MESSAGE)
+        except RunError as error:
+            return self.refused(error)
+        return self.run(request, component_id, inputs, trigger=Trigger.LEGACY)
+
+    def refused(self, error: RunError) -> HttpResponseBase:
+        return legacy.refused(error, arduino=legacy.wants_arduino(self.request))
+
+    def answer(self, execution: Execution, *, timeout: float) -> HttpResponseBase:
+        arduino = legacy.wants_arduino(self.request)
+        if not execution.is_finished:
+            follow = f"/api/v1/executions/{execution.pk}/"
+            return legacy.still_running(execution_id=execution.pk, follow=follow, waited=timeout, arduino=arduino)
+        return legacy.finished(
+            status=execution.status, outputs=execution.outputs, error=execution.error, arduino=arduino
+        )
+
+    # DRF's dispatch needs only an HttpResponse here (finalize_response), not its Response.
+    def handle_exception(self, exc: Exception) -> HttpResponseBase:  # type: ignore[override]
+        response = super().handle_exception(exc)  # re-raises what DRF does not answer (a bug: 500 page)
+        return legacy.exception_answer(exc, response, arduino=legacy.wants_arduino(self.request))
 
 
 class RunnerOrMember(BasePermission):

@@ -10,6 +10,7 @@
 | 108 | quota exceeded | 429 |
 | 109 to 124 | limits and sandbox errors (see docs/sandbox.md) | 422 or 504 |
 | 125 | JSON nested deeper than 64 levels: a request body; a run's outputs or a remote API's answer | 400 / 502 |
+| 126 | the original routes only: the run still goes on when the answer's wait ends (docs/legacy-clients.md) | 500 |
 | 490 | an OAuth2 credential the run needs was revoked or expired: reconnect it (docs/oauth2.md) | 422 |
 | ≥ 200 | raised by the component's own code (``ComponentError``) | 422 |
 """
@@ -29,6 +30,7 @@ QUOTA_EXCEEDED = 108
 WALL_TIME = 109
 EXECUTION_FAILED = 124  # the run could not complete for a reason of ours (worker lost, …)
 TOO_DEEP = 125  # JSON nested deeper than synchronise.lib.jsonlimits.MAX_DEPTH
+STILL_RUNNING = 126  # the original routes: the run outlived the answer's wait (components/legacy.py)
 OAUTH2_RECONNECT = 490  # an OAuth2 credential was revoked or expired without a refresh token
 
 _HTTP_STATUS = {

@@ -167,11 +167,11 @@ def test_run_errors_keep_the_original_numeric_codes(alice, project):
 
 
 @pytest.mark.django_db
-def test_the_legacy_run_routes_answer_as_before(alice):
-    # Their clients expect the original product's answers; another change makes them match it.
+def test_the_legacy_run_routes_answer_as_the_original(alice):
+    # Their clients read only 200 and 500: every failure is a 500 in the shape (docs/legacy-clients.md).
     refused = APIClient().post("/component/run", "{nope", content_type="application/json")
-    assert refused.status_code == 400
-    assert "detail" in refused.json()
+    assert refused.status_code == 500
+    assert refused.json()["code"] == "parse_error"
 
 
 def test_a_crash_under_the_api_answers_json_and_a_page_html():

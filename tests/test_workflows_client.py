@@ -181,4 +181,4 @@ def test_a_publishable_key_runs_a_public_workflow(platform, alice, project, work
         timeout=30,
     )
     assert legacy.status_code == 200, legacy.text
-    assert legacy.json()["outputs"] == {"total": 14}
+    assert legacy.json() == {"total": 14}  # the outputs object itself, as the original answered

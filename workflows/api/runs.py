@@ -1,8 +1,9 @@
 """Running a workflow: ``POST /api/v1/workflows/{id}/run`` and the original ``POST /workflow/run``.
 
-Both start through ``workflows.runs.execution_start``; a refused start (``RunError``) answers with
-the error's HTTP status and ``{code, message, …}`` body (101/102 bad inputs, 104 unknown workflow
-or version, 105 not allowed, 108 over quota → 429).
+Both start through ``workflows.runs.execution_start``; on the API a refused start (``RunError``)
+answers with the error's HTTP status and ``{code, message, …}`` body (101/102 bad inputs, 104
+unknown workflow or version, 105 not allowed, 108 over quota → 429); the original route answers as
+the original did (``components.legacy``: 200 with the outputs, 500 with the error).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import QueryDict
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -21,7 +23,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import PublishableKeyAuthentication, SecretKeyAuthentication, request_api_key
 from accounts.models import User
-from components import errors
+from components import errors, legacy
 from components.errors import RunError
 from workflows import runs
 from workflows import serializers as s
@@ -111,10 +113,10 @@ class WorkflowRunView(APIView):
             429: RUN_ERROR,
         },
     )
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: Request, pk: int) -> HttpResponseBase:
         return self.run(request, pk, _body(request))
 
-    def run(self, request: Request, pk: Any, inputs: Any) -> Response:
+    def run(self, request: Request, pk: Any, inputs: Any) -> HttpResponseBase:
         query = s.RunQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         options = query.validated_data
@@ -132,24 +134,25 @@ class WorkflowRunView(APIView):
                 api_key=request_api_key(request),
             )
         except RunError as error:
-            return Response(error.as_dict(), status=error.http_status)
+            return self.refused(error)
         if options["run_async"]:
             # 202 at once, however far a fast worker got before the answer was read.
             return Response(execution_body(execution), status=status.HTTP_202_ACCEPTED)
-        return self.answer(runs.execution_wait(execution, timeout=options["timeout"]))
+        return self.answer(runs.execution_wait(execution, timeout=options["timeout"]), timeout=options["timeout"])
 
-    def answer(self, execution: WorkflowExecution) -> Response:
+    def refused(self, error: RunError) -> HttpResponseBase:
+        return Response(error.as_dict(), status=error.http_status)
+
+    def answer(self, execution: WorkflowExecution, *, timeout: float) -> HttpResponseBase:
         body = execution_body(execution)
         finished = body["status"] in runs.FINISHED
         return Response(body, status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED)
 
 
 class LegacyWorkflowRunView(WorkflowRunView):
-    """The original ``POST /workflow/run`` with ``x-synchronise-public-key`` and ``{id, …inputs}``.
-
-    Answers as the original ``/component/run`` does: 200 with the execution when it succeeded,
-    the error's status with ``{code, message, …, execution}`` when it failed, 202 while it runs.
-    """
+    """The original ``POST /workflow/run`` with ``x-synchronise-public-key`` and ``{id, …inputs}``:
+    200 with the workflow's outputs object, 500 with ``{code, message, …}`` for every failure,
+    ``S_C`` for the Arduino (``components.legacy``, docs/legacy-clients.md)."""
 
     trigger = Trigger.LEGACY
 
@@ -157,35 +160,47 @@ class LegacyWorkflowRunView(WorkflowRunView):
         tags=["workflows"],
         summary="Run a workflow (original route)",
         description=(
-            "The body is `{id, …inputs}`; authenticate with `x-synchronise-public-key` (workflows marked "
-            "`public`) or as for the API. 200 with the execution when it succeeded; the error's status "
-            "with `{code, message, …, execution}` when it failed; 202 while it still runs."
+            "The original product's route, for its clients (npm `synchronise`, the browser client, "
+            "Arduino). The body is `{id, …inputs}`; authenticate with `x-synchronise-public-key` "
+            "(workflows marked `public`) or as for the API. **200 with the workflow's outputs object "
+            "itself** when it succeeded; **500 with `{code, message, …}` on every failure** (103 no "
+            "id, 104 unknown, 105 not allowed or a bad/revoked key, 101 `incorrect`, 102 `missing`, "
+            "108 quota, a failed step's error with `step`, 126 still running after `timeout`, "
+            "`rate_limited`…). A truthy `S_C` field (Arduino) prefixes the answer with `1` or `0` "
+            "as `text/plain`. `?async=1` (not in the original) answers 202 with the execution. "
+            "See docs/legacy-clients.md."
         ),
         request=OpenApiTypes.OBJECT,
         parameters=RUN_PARAMETERS,
         responses={
-            200: s.WorkflowExecutionSerializer,
-            202: s.WorkflowExecutionSerializer,
-            400: RUN_ERROR,
-            403: RUN_ERROR,
-            404: RUN_ERROR,
-            429: RUN_ERROR,
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The outputs object of the workflow."),
+            202: OpenApiResponse(
+                s.WorkflowExecutionSerializer, description="With `?async=1` only: the queued execution."
+            ),
+            500: OpenApiResponse(OpenApiTypes.OBJECT, description="`{code, message, …}`: every failure."),
         },
     )
-    def post(self, request: Request, pk: int | None = None) -> Response:
-        inputs = _body(request)
-        if not isinstance(inputs, dict) or inputs.get("id") in (None, ""):
-            error = RunError(errors.MISSING_ID, "the workflow id is missing")
-            return Response(error.as_dict(), status=error.http_status)
-        inputs = dict(inputs)
-        return self.run(request, inputs.pop("id"), inputs)
+    def post(self, request: Request, pk: int | None = None) -> HttpResponseBase:
+        try:
+            workflow_id, inputs = legacy.split_body(_body(request), what="Workflow")
+            if not request.user.is_authenticated and request_api_key(request) is None:
+                raise RunError(errors.NOT_ALLOWED, legacy.NO_KEY_MESSAGE)
+        except RunError as error:
+            return self.refused(error)
+        return self.run(request, workflow_id, inputs)
 
-    def answer(self, execution: WorkflowExecution) -> Response:
-        body = execution_body(execution)
-        if body["status"] not in runs.FINISHED:
-            return Response(body, status=status.HTTP_202_ACCEPTED)
-        error = body["error"]
-        if body["status"] != "succeeded":
-            error = error or {"code": errors.EXECUTION_FAILED, "message": f"the execution {body['status']}"}
-            return Response({**error, "execution": body}, status=errors.http_status(error["code"]))
-        return Response(body, status=status.HTTP_200_OK)
+    def refused(self, error: RunError) -> HttpResponseBase:
+        return legacy.refused(error, arduino=legacy.wants_arduino(self.request))
+
+    def answer(self, execution: WorkflowExecution, *, timeout: float) -> HttpResponseBase:
+        arduino = legacy.wants_arduino(self.request)
+        fresh = WorkflowExecution.objects.get(pk=execution.pk)  # the engine changed it in other processes
+        if fresh.status not in runs.FINISHED:
+            follow = f"/api/v1/workflow-executions/{fresh.pk}/"
+            return legacy.still_running(execution_id=fresh.pk, follow=follow, waited=timeout, arduino=arduino)
+        return legacy.finished(status=fresh.status, outputs=fresh.outputs, error=fresh.error, arduino=arduino)
+
+    # DRF's dispatch needs only an HttpResponse here (finalize_response), not its Response.
+    def handle_exception(self, exc: Exception) -> HttpResponseBase:  # type: ignore[override]
+        response = super().handle_exception(exc)  # re-raises what DRF does not answer (a bug: 500 page)
+        return legacy.exception_answer(exc, response, arduino=legacy.wants_arduino(self.request))

@@ -1,11 +1,9 @@
-// Pure helpers of the workflow editor: what a step's bindings reference, step ids, literals.
+// Pure helpers of the workflow editor: step ids, rewriting references on rename, literals.
 // The server is the judge of every binding (Workflow.problems); these only draw and edit.
 (function (root) {
   "use strict";
 
   const STEP_ID = /^[a-z][a-z0-9_-]{0,62}$/;
-  // steps.<id>… or steps["<id>"]…, as the expression engine reads them.
-  const STEP_REFERENCE = /steps\s*(?:\.\s*([a-z][a-z0-9_-]{0,62})|\[\s*["']([a-z][a-z0-9_-]{0,62})["']\s*\])/g;
   const LITERAL_JSON_TYPES = ["json", "list"];
 
   function strings(value) {
@@ -13,36 +11,6 @@
     if (Array.isArray(value)) return value.flatMap(strings);
     if (value && typeof value === "object") return Object.values(value).flatMap(strings);
     return [];
-  }
-
-  // The ids of the steps a step reads (inputs, run_if, for_each), without "after".
-  function referencedSteps(step) {
-    const found = new Set();
-    const texts = [...strings(step.inputs || {}), step.run_if || "", step.for_each || ""];
-    for (const text of texts) {
-      for (const match of text.matchAll(STEP_REFERENCE)) found.add(match[1] || match[2]);
-    }
-    found.delete(step.id);
-    return found;
-  }
-
-  // [{from, to, kind}] for drawing: data and "after" dependencies, and error-handler routes.
-  function edges(steps) {
-    const ids = new Set(steps.map((s) => s.id));
-    const seen = new Set();
-    const found = [];
-    const add = (from, to, kind) => {
-      const key = `${from}>${to}`;
-      if (from === to || !ids.has(from) || !ids.has(to) || seen.has(key)) return;
-      seen.add(key);
-      found.push({ from, to, kind });
-    };
-    for (const step of steps) {
-      for (const id of referencedSteps(step)) add(id, step.id, "data");
-      for (const id of step.after || []) add(id, step.id, "after");
-      if (step.on_error && !["fail", "continue"].includes(step.on_error)) add(step.id, step.on_error, "error");
-    }
-    return found;
   }
 
   // A new step id from a component name, unique among ``taken``: an identifier ("Fetch IP" →
@@ -94,5 +62,5 @@
     return spec.subtype ? `${spec.type}/${spec.subtype}` : spec.type;
   }
 
-  root.WorkflowBindings = { edges, referencedSteps, stepId, stepPath, validStepId, renameIn, literalValue, literalText, describe, strings };
+  root.WorkflowBindings = { stepId, stepPath, validStepId, renameIn, literalValue, literalText, describe, strings };
 })(window);

@@ -13,16 +13,9 @@
   const MIME = "application/x-synchronise-component";
   const FIELD_LABELS = { for_each: "for each", run_if: "run if" };
 
-  function strings(value) {
-    if (typeof value === "string") return [value];
-    if (Array.isArray(value)) return value.flatMap(strings);
-    if (value && typeof value === "object") return Object.values(value).flatMap(strings);
-    return [];
-  }
-
   function references(value) {
     const found = [];
-    for (const text of strings(value)) {
+    for (const text of root.WorkflowBindings.strings(value)) {
       for (const match of text.matchAll(REFERENCE)) found.push({ step: match[1] || match[2], output: match[3] || null });
     }
     return found;

@@ -28,7 +28,7 @@ from workflows import runs, services
 from workflows.models import Trigger, Workflow
 from workflows.services import interfaces_for
 from workflows.views.access import error_messages, member_workflow
-from workflows.views.editor_data import _sources, catalog, editor_state, type_choices
+from workflows.views.editor_data import catalog, editor_state, sources, type_choices
 from workflows.views.tabs import tab_context
 
 
@@ -49,12 +49,12 @@ CONDITION_TYPES = {"for_each": ("list", "json"), "run_if": ("bool", "json")}
 def condition_candidates(workflow: Workflow) -> dict[str, dict[str, list[dict[str, str]]]]:
     """``{step: {"for_each": [{value, label, group}], "run_if": [...]}}``: the sources (workflow inputs,
     outputs of steps that are not downstream) whose type fits, with the same values and labels as the
-    binding candidates (``editor_data._sources``)."""
+    binding candidates (``editor_data.sources``)."""
     parsed = definitions.parse(workflow.definition)
     interfaces = interfaces_for(workflow.project, parsed)
     found: dict[str, dict[str, list[dict[str, str]]]] = {}
     for step in parsed.steps:
-        available = _sources(parsed, interfaces, exclude={step.id, *parsed.dependents(step.id)})
+        available = sources(parsed, interfaces, exclude={step.id, *parsed.dependents(step.id)})
         found[step.id] = {
             field: [source.as_option() for source in available if source.spec.get("type") in types]
             for field, types in CONDITION_TYPES.items()

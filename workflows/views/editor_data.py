@@ -110,7 +110,7 @@ def _label(name: str, spec: dict[str, Any]) -> str:
     return f"{name} ({describe(spec)})"
 
 
-def _sources(parsed: definitions.Definition, interfaces: definitions.Interfaces, *, exclude: set[str]) -> list[Source]:
+def sources(parsed: definitions.Definition, interfaces: definitions.Interfaces, *, exclude: set[str]) -> list[Source]:
     found = [
         Source("{{ input.%s }}" % spec["name"], _label(f"input.{spec['name']}", spec), "Workflow inputs", spec)  # noqa: UP031 - the braces are the template's
         for spec in parsed.inputs
@@ -160,7 +160,7 @@ def editor_state(workflow: Workflow) -> dict[str, Any]:
             "outputs": interface.outputs,
             "published": interface.version_id is not None,
         }
-        available = _sources(parsed, interfaces, exclude={step.id, *parsed.dependents(step.id)})
+        available = sources(parsed, interfaces, exclude={step.id, *parsed.dependents(step.id)})
         if step.for_each:
             available.append(Source(ITEM, "item (the current element)", "This step", {"type": "json"}))
         step_candidates[step.id] = {
@@ -176,7 +176,7 @@ def editor_state(workflow: Workflow) -> dict[str, Any]:
             ]
             for spec in interface.inputs
         }
-    every = _sources(parsed, interfaces, exclude=set())
+    every = sources(parsed, interfaces, exclude=set())
     output_candidates = {
         output.name: [
             source.as_option()

@@ -15,7 +15,6 @@ from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -412,11 +411,7 @@ class LegacyRunView(RunView):
             "See docs/legacy-clients.md."
         ),
         request=OpenApiTypes.OBJECT,
-        responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The outputs object of the run."),
-            202: OpenApiResponse(ExecutionSerializer, description="With `?async=1` only: the queued execution."),
-            500: OpenApiResponse(OpenApiTypes.OBJECT, description="`{code, message, …}`: every failure."),
-        },
+        responses=legacy.schema_responses("the run", ExecutionSerializer),
     )
     def post(self, request: Request, pk: str = "") -> HttpResponseBase:
         try:

@@ -19,6 +19,8 @@ from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse, QueryDict
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,6 +38,21 @@ NO_KEY_MESSAGE = "You need to provide your PUBLIC KEY in the header of your requ
 
 # Headers of a refused call worth keeping on the 500 (a rate limit's or an outage's wait).
 _KEPT_HEADERS = ("Retry-After",)
+
+
+def schema_responses(what: str, execution: Any) -> dict[Any, OpenApiResponse]:
+    """The OpenAPI answers of an original route: ``execution`` is the serializer of its 202."""
+    error = {"$ref": "#/components/schemas/Error"}  # synchronise/errors_schema.py
+    flag = "; with a truthy `S_C` (Arduino), `text/plain`: "
+    ok = f"The outputs object of {what}{flag}" + '`1{"sum":3}`.'
+    failed = f"Every failure: `{{code, message, …}}`{flag}" + '`0{"code":102,…}`.'
+    return {
+        (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description=ok),
+        (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description=ok),
+        (202, "application/json"): OpenApiResponse(execution, description="With `?async=1` only: the queued run."),
+        (500, "application/json"): OpenApiResponse(error, description=failed),
+        (500, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description=failed),
+    }
 
 
 def is_truthy(value: Any) -> bool:

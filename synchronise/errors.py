@@ -16,8 +16,9 @@ Three places give that shape, so no error of the API escapes it:
   ``/api/``, a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` read outside DRF, a crash. Pages keep
   their HTML.
 
-The original product's run routes (``POST /component/run``, ``POST /workflow/run``) are left as
-they answer today: their clients expect the original's answers exactly.
+The original product's run routes (``POST /component/run``, ``POST /workflow/run``) answer as the
+original did — 200 with the outputs, 500 with this shape for every failure — through their own
+views (``components/legacy.py``, docs/legacy-clients.md); the handler here leaves them to those.
 """
 
 from __future__ import annotations

@@ -224,3 +224,14 @@ def test_a_run_past_the_wait_is_a_500_with_126(platform, kind, alice, project, k
     assert body["code"] == 126
     follow = "executions" if kind == "component" else "workflow-executions"
     assert f"/api/v1/{follow}/{body['execution']}/" in body["message"]
+
+
+@pytest.mark.django_db
+def test_the_schema_describes_the_original_answers(client):
+    schema = client.get("/api/schema/?format=json").json()
+    for path in ("/component/run", "/workflow/run"):
+        responses = schema["paths"][path]["post"]["responses"]
+        assert set(responses) == {"200", "202", "500"}, path
+        assert set(responses["200"]["content"]) == {"application/json", "text/plain"}
+        assert responses["500"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+        assert "S_C" in responses["500"]["description"]

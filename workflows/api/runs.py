@@ -172,13 +172,7 @@ class LegacyWorkflowRunView(WorkflowRunView):
         ),
         request=OpenApiTypes.OBJECT,
         parameters=RUN_PARAMETERS,
-        responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The outputs object of the workflow."),
-            202: OpenApiResponse(
-                s.WorkflowExecutionSerializer, description="With `?async=1` only: the queued execution."
-            ),
-            500: OpenApiResponse(OpenApiTypes.OBJECT, description="`{code, message, …}`: every failure."),
-        },
+        responses=legacy.schema_responses("the workflow", s.WorkflowExecutionSerializer),
     )
     def post(self, request: Request, pk: int | None = None) -> HttpResponseBase:
         try:

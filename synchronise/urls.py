@@ -8,6 +8,7 @@ from components.api import LegacyRunView
 from components.marketplace.sitemaps import sitemap_view
 from components.views import project_credentials
 from realtime.api import CloudFunctionView
+from synchronise import docs_site
 from synchronise.favicon import favicon
 from synchronise.health import healthz
 
@@ -27,6 +28,9 @@ urlpatterns = [
     path("", include("workflows.legacy_urls")),  # POST /workflow/run
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("docs/", docs_site.page_view, name="docs_index"),
+    path("docs/search/", docs_site.search_view, name="docs_search"),
+    path("docs/<slug:slug>/", docs_site.page_view, name="docs_page"),
     path("components/", include("components.page_urls")),
     path("marketplace/", include("components.marketplace.urls")),
     path("sitemap.xml", sitemap_view, name="sitemap"),

@@ -64,6 +64,11 @@ class MetadataAdmin(admin.ModelAdmin[Any]):
         to_delete, model_count, _, protected = super().get_deleted_objects(objs, request)
         return to_delete, model_count, set(), protected
 
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        # One by one through delete_model, i.e. through each model's service (never a bulk delete).
+        for obj in queryset.select_related("project"):
+            self.delete_model(request, obj)
+
 
 @admin.register(Component)
 class ComponentAdmin(MetadataAdmin):
@@ -77,10 +82,6 @@ class ComponentAdmin(MetadataAdmin):
     def delete_model(self, request: HttpRequest, obj: Component) -> None:
         delete = partial(component_services.component_delete, component=obj, actor=actor_of(request))
         acting(request, f"Component {obj.name}", delete)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Component]) -> None:
-        for component in queryset.select_related("project"):
-            self.delete_model(request, component)
 
 
 @admin.register(Workflow)
@@ -98,10 +99,6 @@ class WorkflowAdmin(MetadataAdmin):
     def delete_model(self, request: HttpRequest, obj: Workflow) -> None:
         delete = partial(workflow_services.workflow_delete, workflow=obj, actor=actor_of(request))
         acting(request, f"Workflow {obj.name}", delete)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
-        for workflow in queryset.select_related("project"):
-            self.delete_model(request, workflow)
 
 
 @admin.register(WorkflowExecution)
@@ -166,7 +163,3 @@ class CredentialAdmin(MetadataAdmin):
     def delete_model(self, request: HttpRequest, obj: Credential) -> None:
         delete = partial(credentials.credential_delete, project=obj.project, actor=actor_of(request), name=obj.name)
         acting(request, f"Credential {obj.name}", delete)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
-        for credential in queryset.select_related("project"):
-            self.delete_model(request, credential)

@@ -1,7 +1,8 @@
 """The WebSocket face of cloud functions (DESIGN.md §4), at ``/ws/``.
 
 Authenticated by the session, or by a publishable key in the query string (``?key=pk_…``;
-browsers cannot set headers on a WebSocket) for the public client. Bad input — too large,
+browsers cannot set headers on a WebSocket) for the public client, or by a secret key in an
+``Authorization: Bearer sk_…`` header for programs such as the CLI. Bad input — too large,
 not JSON, unknown type, too many messages — gets an error reply; the socket stays open.
 """
 
@@ -27,6 +28,7 @@ from accounts import services as account_services
 from accounts.models import ApiKey, ApiKeyKind
 from realtime import calls
 from realtime.hub import hub
+from realtime.origin import bearer_token
 from realtime.registry import Call, CloudError
 from realtime.subscriptions import subscription_key
 from synchronise.lib import jsonlimits
@@ -98,7 +100,16 @@ class CloudConsumer(AsyncWebsocketConsumer):
             burst=getattr(settings, "REALTIME_MESSAGE_BURST", 60),
         )
         raw_key = parse_qs(self.scope.get("query_string", b"").decode()).get("key", [""])[0]
-        if raw_key:
+        bearer = bearer_token(self.scope)
+        if bearer is not None:
+            # A secret key, as the REST API takes it (the CLI follows executions this way). Browsers
+            # cannot set this header on a WebSocket, so no other site can ride on it; the socket
+            # acts as the key's creator within the key's project, as a request with the key does.
+            self.user, self.api_key = await database_sync_to_async(self._secret_key)(bearer)
+            if self.api_key is None:
+                await self.close(code=4401)
+                return
+        elif raw_key:
             # A key socket may come from any site (see realtime/origin.py): never trust its cookies.
             self.user = AnonymousUser()
             self.api_key = await database_sync_to_async(self._publishable_key)(raw_key)
@@ -109,6 +120,13 @@ class CloudConsumer(AsyncWebsocketConsumer):
         # Anonymous sockets are accepted: they may call public functions and get 401 otherwise.
         await hub.ensure_started()
         await self.accept()
+
+    def _secret_key(self, raw: str) -> tuple[Any, ApiKey | None]:
+        key = account_services.api_key_authenticate(raw=raw, kind=ApiKeyKind.SECRET)
+        user = key.created_by if key is not None else None
+        if key is None or user is None or not user.is_active or not key.project.memberships.filter(user=user).exists():
+            return AnonymousUser(), None
+        return user, key
 
     def _publishable_key(self, raw: str) -> ApiKey | None:
         key = account_services.api_key_authenticate(raw=raw, kind=ApiKeyKind.PUBLISHABLE)

@@ -357,3 +357,24 @@ def test_an_http_component_keeps_its_request_in_component_yaml(cli, alice, proje
     assert "published Fetch page version 2" in cli.ok("components", "push").stdout
     fetcher.refresh_from_db()
     assert fetcher.versions.get(number=2).http["url"] == "https://example.com/pages"
+
+
+def test_a_key_of_a_member_who_may_only_view_cannot_push(cli, alice, bob, project, adder):  # type: ignore[no-untyped-def]
+    _key, bobs = account_services.api_key_create(project=project, actor=bob)
+    account_services.member_set_permission(project=project, actor=alice, user=bob, permission="view")
+    cli.ok("components", "pull", SYNCHRONISE_KEY=bobs)  # reading is allowed
+    code = cli.cwd / "components" / "add" / "code.py"
+    code.write_text(code.read_text().replace("+ inputs", "- inputs"))
+    refused = cli("components", "push", SYNCHRONISE_KEY=bobs)
+    failed(refused, "forbidden")
+    adder.refresh_from_db()
+    assert adder.code == ADD
+    assert adder.versions.count() == 1
+
+
+def test_logs_follow_of_a_workflow_execution_prefixes_each_step(cli, workflow, secret, platform):  # type: ignore[no-untyped-def]
+    started = Synchronise(secret, base_url=platform).workflows.run_async(workflow.pk, {"x": 5})
+    followed = cli.ok("executions", "logs", f"w{started['id']}", "--follow")
+    assert followed.stdout.splitlines() == ["[one] adding 5 and 1", "[two] adding 6 and 10"]
+    assert "note:" not in followed.stderr
+    assert cli.ok("executions", "logs", str(started["id"]), "--workflow").stdout == followed.stdout

@@ -11,40 +11,8 @@ import click
 import requests
 
 from synchronise_client import Synchronise, SynchroniseError
-from synchronise_client.cli import config
-
-
-class CliError(Exception):
-    """A failure found by the CLI itself (no server answer), shown as the API's errors are."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def connect() -> Synchronise:
-    """The client for the configured server; ``CliError`` when there is none."""
-    settings = config.load()
-    if settings is None:
-        raise CliError(
-            "not_configured",
-            f"no server: run `synchronise login` or set {config.URL_ENV} and {config.KEY_ENV}",
-        )
-    return Synchronise(settings.key, base_url=settings.url)
-
-
-def key_project(client: Synchronise) -> int:
-    """The project the secret key belongs to: where new components and workflows go."""
-    me = client.request("GET", "me/")
-    key = me.get("api_key") or {}
-    if not key.get("project"):
-        raise CliError("no_project", "the key names no project; pass --project")
-    return int(key["project"])
-
-
-def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+from synchronise_client.cli import config, runs, sync
+from synchronise_client.cli.session import CliError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,15 +41,8 @@ def login(url: str | None, key: str | None) -> None:
     click.echo(f"Logged in to {url} as {me.get('email')} (project {project}); saved in {path}")
 
 
-def _register() -> None:
-    from synchronise_client.cli import runs, sync
-
-    cli.add_command(sync.components)
-    cli.add_command(sync.workflows)
-    cli.add_command(sync.diff)
-    cli.add_command(runs.run)
-    cli.add_command(runs.executions)
-    cli.add_command(runs.rerun_failed)
+for command in (sync.components, sync.workflows, sync.diff, runs.run, runs.executions, runs.rerun_failed):
+    cli.add_command(command)
 
 
 def fail(code: Any, message: str, details: dict[str, Any] | None = None) -> None:
@@ -92,7 +53,6 @@ def fail(code: Any, message: str, details: dict[str, Any] | None = None) -> None
 
 
 def main() -> None:
-    _register()
     try:
         cli.main(prog_name="synchronise")
     except SynchroniseError as error:

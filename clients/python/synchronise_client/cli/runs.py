@@ -13,7 +13,7 @@ import click
 
 from synchronise_client import Synchronise
 from synchronise_client.cli.follow import COMPONENT, WORKFLOW, LogTail, Ref, finished, read, watch
-from synchronise_client.cli.main import CliError, connect, print_json
+from synchronise_client.cli.session import CliError, connect, print_json
 
 REF = re.compile(r"^([cw]?)(\d+)$")
 FOLLOW_HELP = "Poll the REST API instead of following over the realtime socket."

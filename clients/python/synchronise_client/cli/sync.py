@@ -12,7 +12,7 @@ import click
 
 from synchronise_client import Synchronise
 from synchronise_client.cli import layout
-from synchronise_client.cli.main import CliError, connect, key_project
+from synchronise_client.cli.session import CliError, connect, key_project
 
 PAGE = 100
 FOLDER = click.Path(path_type=Path)

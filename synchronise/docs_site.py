@@ -27,7 +27,7 @@ from markdown_it.token import Token
 
 DOCS_DIR = Path(settings.BASE_DIR) / "docs"
 GUIDE_DIR = DOCS_DIR / "guide"
-INCLUDE = re.compile(r"^<!--\s*include\s+(?P<path>\S+)\s*-->\s*$", re.MULTILINE)
+INCLUDE = re.compile(r"^<!--\s*include\s+(?P<path>\S+)(?P<norun>\s+norun)?\s*-->\s*$", re.MULTILINE)
 PAGE_FILE = re.compile(r"^(?P<order>\d+)-(?P<slug>[a-z0-9-]+)\.md$")
 SNIPPET_CHARS = 80  # characters of context on each side of a search hit
 MAX_RESULTS = 30
@@ -76,10 +76,28 @@ def resolve_includes(source: str, base: Path) -> tuple[str, list[Path]]:
         if not target.is_relative_to(DOCS_DIR.resolve()) or not target.is_file():
             raise ValueError(f"{base.name}: include {match['path']} is not a file of docs/")
         included.append(target)
-        body = target.read_text(encoding="utf-8")
-        return re.sub(r"\A# .*\n", "", body).lstrip("\n")  # the including page gives the title
+        body = re.sub(r"\A# .*\n", "", target.read_text(encoding="utf-8")).lstrip("\n")  # the page gives the title
+        return mark_not_runnable(body) if match["norun"] else body
 
     return INCLUDE.sub(pull, source), included
+
+
+def mark_not_runnable(source: str) -> str:
+    """Every fence of ``source`` marked ``norun`` (a bare one becomes ``text``): the examples of a
+    note included with ``norun`` use placeholders (example.com, ids) and are shown, not run."""
+    lines, inside = [], False
+    for line in source.split("\n"):
+        fence = re.match(r"^(\s*)```(.*)$", line)
+        if fence and not inside:
+            words = fence[2].split()
+            language = words[0] if words else "text"
+            marks = [] if language in ("text", "json") or "run" in words or "norun" in words else ["norun"]
+            line = f"{fence[1]}```{' '.join([language, *words[1:], *marks])}"
+            inside = True
+        elif fence and not fence[2].strip():
+            inside = False
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _fence_language(info: str) -> str:

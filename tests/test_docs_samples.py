@@ -85,12 +85,12 @@ RUNNABLE = [s for s in samples() if s.mark == "run"]
 def matches(expected: str, output: str) -> bool:
     """``output`` line by line against ``expected``, where ``...`` matches anything."""
     parts = []
-    for line in expected.strip().split("\n"):
+    for line in expected.strip("\n").split("\n"):
         if line.strip() == "...":
             parts.append(r"(?:.*\n)*?")
         else:
-            parts.append(".*".join(re.escape(piece) for piece in line.strip().split("...")) + r"[ \t]*\n")
-    return re.fullmatch("".join(parts), output.strip() + "\n") is not None
+            parts.append(".*".join(re.escape(piece) for piece in line.rstrip().split("...")) + r"[ \t]*\n")
+    return re.fullmatch("".join(parts), output.strip("\n") + "\n") is not None
 
 
 def test_every_code_block_is_marked_run_or_norun() -> None:
@@ -122,6 +122,8 @@ def test_the_output_matcher() -> None:
     assert not matches('{"a":1}', '{"a":2}\n')
     assert matches("one\n...\nfour", "one\ntwo\nthree\nfour\n")
     assert not matches("one\nfour", "one\ntwo\nfour\n")
+    assert matches('{\n  "sum": 3\n}', '{\n  "sum": 3\n}\n')
+    assert not matches('{\n  "sum": 3\n}', '{\n"sum": 3\n}\n')  # indentation counts
 
 
 def test_no_doc_links_outside_the_repository() -> None:
@@ -176,6 +178,9 @@ def sample_env(platform, alice, project) -> dict[str, str]:
     )
     return {
         **os.environ,
+        # The virtualenv's commands first: the `synchronise` CLI is installed there with the client.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SYNCHRONISE_CONFIG": "/nonexistent/synchronise.toml",  # never a developer's own login
         "SYNCHRONISE_URL": platform.rstrip("/"),
         "SK": secret,
         "PK": publishable,

@@ -39,9 +39,24 @@ def links_of(html: str) -> _Links:
 def test_the_guide_has_its_pages_in_order() -> None:
     slugs = [slug for slug, _ in PAGES]
     assert slugs[0] == "index"
-    for needed in ("getting-started", "concepts", "components", "types-and-errors", "expressions", "workflows",
-                   "triggers", "realtime", "clients", "rest-api", "self-hosting", "security"):  # fmt: skip
-        assert needed in slugs
+    needed = [
+        "getting-started",
+        "concepts",
+        "components",
+        "types-and-errors",
+        "expressions",
+        "workflows",
+        "triggers",
+        "realtime",
+        "clients",
+        "cli",
+        "original-clients",
+        "rest-api",
+        "self-hosting",
+        "security",
+    ]
+    for name in needed:
+        assert name in slugs
     assert slugs.index("getting-started") < slugs.index("concepts") < slugs.index("security")
 
 
@@ -147,6 +162,12 @@ def test_the_docs_in_chromium_at_375_pixels(chromium: Browser, asgi_url: str, al
     for slug in ("workflows", "rest-api", "types-and-errors"):
         page.goto(f"{asgi_url}/docs/{slug}/")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), slug
+    contents = page.locator(".docs-contents")
+    expect(contents).not_to_have_attribute("open", "")  # folded on a phone: the page comes first
+    expect(page.get_by_role("link", name="Triggers")).to_be_hidden()
+    contents.locator("summary").click()
+    page.get_by_role("link", name="Triggers").click()
+    expect(page).to_have_url(f"{asgi_url}/docs/triggers/")
     page.get_by_role("searchbox", name="Search the documentation").fill("retry_after")
     page.get_by_role("button", name="Search").click()
     expect(page.locator(".docs-snippet mark").first).to_have_text(re.compile("retry_after", re.I))

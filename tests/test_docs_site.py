@@ -87,6 +87,20 @@ def test_every_page_is_public_and_links_only_to_pages_that_exist(client: Client,
         assert ".md" not in path, href  # a Markdown link left unmapped
 
 
+def test_includes_stay_inside_docs_and_norun_marks_their_examples() -> None:
+    page = docs_site.GUIDE_DIR / "99-made-up.md"
+    with pytest.raises(ValueError, match="not a file of docs/"):
+        docs_site.resolve_includes("<!-- include ../../README.md -->\n", page)
+    with pytest.raises(ValueError, match="not a file of docs/"):
+        docs_site.resolve_includes("<!-- include ../nothing.md -->\n", page)
+    source, included = docs_site.resolve_includes("# T\n<!-- include ../cli.md norun -->\n", page)
+    assert included == [(docs_site.DOCS_DIR / "cli.md").resolve()]
+    assert "```sh norun\nsynchronise login" in source
+    assert "# The `synchronise` command" not in source  # the page gives the title
+    marked = docs_site.mark_not_runnable("```sh\nx\n```\n```\ny\n```\n```python run\nz\n```\n")
+    assert marked == "```sh norun\nx\n```\n```text\ny\n```\n```python run\nz\n```\n"
+
+
 @pytest.mark.django_db
 def test_an_unknown_page_is_a_404(client: Client) -> None:
     assert client.get("/docs/nothing-here/").status_code == 404

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-embedded lint format migrations-check install chromium bubblewrap clean vendor
+.PHONY: run test test-embedded lint format migrations-check install chromium bubblewrap jq clean vendor
 
 $(STAMP): requirements.txt requirements-dev.txt requirements.lock clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ chromium:
 bubblewrap:
 	@command -v bwrap >/dev/null || (apt-get update -qq && apt-get install -y -qq bubblewrap)
 
-test: install chromium bubblewrap
+# The guide's shell examples pick fields out of JSON with jq; tests/test_docs_samples.py runs them.
+jq:
+	@command -v jq >/dev/null || (apt-get update -qq && apt-get install -y -qq jq)
+
+test: install chromium bubblewrap jq
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from components.api import LegacyRunView
@@ -26,6 +28,10 @@ urlpatterns = [
     # The original product's route, kept for its clients.
     path("component/run", LegacyRunView.as_view(), name="legacy-component-run"),
     path("", include("workflows.legacy_urls")),  # POST /workflow/run
+    # The original browser library's addresses (/js/1.0.js, /js/1.0.min.js) serve today's client.
+    re_path(
+        r"^js/1\.0(?:\.min)?\.js$", serve, {"path": "synchronise.js", "document_root": settings.BASE_DIR / "static"}
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("docs/", docs_site.page_view, name="docs_index"),

@@ -91,8 +91,24 @@ def test_workflow_run_reports_each_step_then_the_outputs(worker, customer_page, 
     assert seen["success"] == {"total": 42}
     assert seen["always"] == 1
     assert seen["progress"] == [
-        {"step": 1, "steps": 2, "status": "succeeded", "name": "first"},
-        {"step": 2, "steps": 2, "status": "succeeded", "name": "second"},
+        {
+            "percentage": 50,
+            "totalSteps": 2,
+            "currentStep": 1,
+            "step": 1,
+            "steps": 2,
+            "status": "succeeded",
+            "name": "first",
+        },
+        {
+            "percentage": 100,
+            "totalSteps": 2,
+            "currentStep": 2,
+            "step": 2,
+            "steps": 2,
+            "status": "succeeded",
+            "name": "second",
+        },
     ]
     assert seen["logs"] == ["got 40", "got 41"]
     execution = WorkflowExecution.objects.get(workflow=counting)
@@ -124,7 +140,17 @@ def test_workflow_run_reports_a_refused_start_and_a_failed_step(
     assert failed["error"]["code"] == 250
     assert failed["error"]["message"] == "not today"
     assert failed["error"]["step"] == "nope"
-    assert failed["progress"] == [{"step": 1, "steps": 1, "status": "failed", "name": "nope"}]
+    assert failed["progress"] == [
+        {
+            "percentage": 100,
+            "totalSteps": 1,
+            "currentStep": 1,
+            "step": 1,
+            "steps": 1,
+            "status": "failed",
+            "name": "nope",
+        }
+    ]
 
 
 def test_a_signed_in_member_runs_a_private_workflow_from_the_app(worker, chromium, asgi_url, alice, counting) -> None:  # type: ignore[no-untyped-def]

@@ -136,7 +136,17 @@ def test_a_page_on_an_allowed_origin_runs_a_public_workflow(
     assert seen["success"] == {"n": 42}
     assert seen["always"] == 1
     assert seen["logs"] == ["doubling"]
-    assert seen["progress"] == [{"step": 1, "steps": 1, "status": "succeeded", "name": "double"}]
+    assert seen["progress"] == [
+        {
+            "percentage": 100,
+            "totalSteps": 1,
+            "currentStep": 1,
+            "step": 1,
+            "steps": 1,
+            "status": "succeeded",
+            "name": "double",
+        }
+    ]
     # The socket from the shop's origin was accepted too (the key's allow-list has it).
     assert shop_page.evaluate("window.Synchronise.Connection.connected") is True
     execution = WorkflowExecution.objects.get(workflow=workflow)
@@ -173,7 +183,17 @@ def test_without_the_socket_the_run_still_finishes_by_polling(
     assert seen["error"] is None
     assert seen["success"] == {"n": 10}
     assert seen["logs"] == ["doubling"]
-    assert seen["progress"] == [{"step": 1, "steps": 1, "status": "succeeded", "name": "double"}]
+    assert seen["progress"] == [
+        {
+            "percentage": 100,
+            "totalSteps": 1,
+            "currentStep": 1,
+            "step": 1,
+            "steps": 1,
+            "status": "succeeded",
+            "name": "double",
+        }
+    ]
     assert shop_page.evaluate("window.Synchronise.Connection.connected") is False
     followed = f"POST {asgi_url}/api/v1/cloud/getWorkflowExecution"
     assert followed in shop_page.requests

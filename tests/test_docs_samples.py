@@ -1,7 +1,8 @@
 """Every code sample of the guide (docs/guide/, served at /docs/) runs against a live platform.
 
-A fence's info string says what it is: ```bash run / ```python run are run, ```… norun are shown
-only (a browser page, `make run` itself, the setup's own placeholders). A run sample followed by a
+A fence's info string says what it is: ```bash run / ```python run are run, ```python setup is
+run by the setup itself (the code of the component "Add"), ```… norun are shown only (a browser
+page, `make run` itself, the setup's own placeholders). A run sample followed by a
 ```text block must print that text (``...`` matches anything within a line, a line ``...`` any
 lines). The setup is the one "Getting started" documents: a project with a secret and a
 publishable key, the published public component "Add" and the published workflow "Plus eleven",
@@ -32,13 +33,7 @@ CODE_LANGUAGES = {"bash", "sh", "shell", "console", "python", "py", "js", "javas
 DATA_LANGUAGES = {"text", "json"}  # outputs and documents, not samples
 
 NUMBER = {"type": "number", "subtype": "integer"}
-ADD = """
-def run(inputs, ctx):
-    if inputs["a"] < 0:
-        raise ComponentError("a must not be negative", 201)
-    ctx.log(f"adding {inputs['a']} and {inputs['b']}")
-    return {"sum": inputs["a"] + inputs["b"]}
-"""
+MARKS = ("run", "setup", "norun")
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,7 @@ def samples() -> list[Sample]:
         blocks = fences(source)
         for index, (line, info, body) in enumerate(blocks):
             words = info.split()
-            if len(words) < 2 or words[1] not in ("run", "norun"):
+            if len(words) < 2 or words[1] not in MARKS:
                 continue
             expected = None
             if index + 1 < len(blocks) and blocks[index + 1][1] == "text":
@@ -80,6 +75,8 @@ def samples() -> list[Sample]:
 
 
 RUNNABLE = [s for s in samples() if s.mark == "run"]
+# The code of the component "Add" that every sample calls, as "Getting started" shows it.
+(ADD,) = [s.code for s in samples() if s.mark == "setup"]
 
 
 def matches(expected: str, output: str) -> bool:
@@ -103,9 +100,9 @@ def test_every_code_block_is_marked_run_or_norun() -> None:
                 unmarked.append(f"{slug}:{line} (no language)")
             elif words[0] in DATA_LANGUAGES:
                 continue
-            elif words[0] not in CODE_LANGUAGES or len(words) < 2 or words[1] not in ("run", "norun"):
+            elif words[0] not in CODE_LANGUAGES or len(words) < 2 or words[1] not in MARKS:
                 unmarked.append(f"{slug}:{line} ```{info}")
-            elif words[1] == "run" and words[0] not in RUNNERS:
+            elif words[1] in ("run", "setup") and words[0] not in RUNNERS:
                 unmarked.append(f"{slug}:{line} ```{info} (no runner for {words[0]})")
     assert unmarked == [], "code blocks without run/norun (or not runnable): " + ", ".join(unmarked)
 
